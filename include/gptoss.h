@@ -1,0 +1,145 @@
+/*
+ * gptoss.h: the public C API of libgptoss.
+ *
+ * GPT-OSS (gpt-oss-20b, gpt-oss-120b) inference, ONNX export and parity tooling.
+ * Objects are opaque handles; every fallible call returns a gptoss_status and, on failure,
+ * leaves a one-line message (naming the file or argument and the problem) that
+ * gptoss_last_error() returns.
+ */
+#ifndef GPTOSS_H
+#define GPTOSS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status ------------------------------------------------------------------------ */
+
+typedef enum gptoss_status {
+    GPTOSS_OK = 0,
+    GPTOSS_ERR_ARG,         /* a bad argument (API misuse, bad option value) */
+    GPTOSS_ERR_IO,          /* a file could not be opened, read, written, renamed */
+    GPTOSS_ERR_FORMAT,      /* a file is not what it should be (header, JSON, shapes) */
+    GPTOSS_ERR_MISSING,     /* a required tensor, key or file is absent */
+    GPTOSS_ERR_NOMEM,       /* allocation failed */
+    GPTOSS_ERR_UNSUPPORTED, /* valid input this build does not handle */
+    GPTOSS_ERR_RANGE,       /* a value out of range (token id, position, ...) */
+    GPTOSS_ERR_EXTERNAL,    /* a helper process (reference adapter) failed */
+} gptoss_status;
+
+/* The message of the last failure on this thread ("" if none). */
+const char *gptoss_last_error(void);
+const char *gptoss_status_name(gptoss_status status);
+const char *gptoss_version(void);
+
+/* ---- tensors --------------------------------------------------------------------- */
+
+typedef enum gptoss_dtype {
+    GPTOSS_DT_BF16 = 0,
+    GPTOSS_DT_F32,
+    GPTOSS_DT_U8,
+    GPTOSS_DT_I32,
+    GPTOSS_DT_I64,
+    GPTOSS_DT_F16,
+} gptoss_dtype;
+
+#define GPTOSS_MAX_DIMS 8
+
+/* A tensor in a mapped checkpoint file (read-only, zero-copy). */
+typedef struct gptoss_tensor {
+    const char *name;
+    gptoss_dtype dtype;
+    int ndim;
+    int64_t shape[GPTOSS_MAX_DIMS];
+    const void *data; /* points into the mapping */
+    size_t nbytes;
+    const char *path; /* the file it lives in */
+} gptoss_tensor;
+
+size_t gptoss_dtype_size(gptoss_dtype dtype);
+const char *gptoss_dtype_name(gptoss_dtype dtype); /* safetensors spelling: "BF16", ... */
+
+/* ---- configuration ----------------------------------------------------------------- */
+
+/* The model's hyper-parameters, in the original config.json's terms. */
+typedef struct gptoss_config {
+    int num_hidden_layers;
+    int num_experts;
+    int experts_per_token;
+    int vocab_size;
+    int hidden_size;
+    int intermediate_size;
+    float swiglu_limit;
+    int head_dim;
+    int num_attention_heads;
+    int num_key_value_heads;
+    int sliding_window;
+    int initial_context_length;
+    float rope_theta;
+    float rope_scaling_factor;
+    float rope_ntk_alpha;
+    float rope_ntk_beta;
+} gptoss_config;
+
+/* ---- model (checkpoint) ------------------------------------------------------------ */
+
+typedef struct gptoss_model gptoss_model;
+
+typedef struct gptoss_open_options {
+    int max_layers; /* 0 = all; else use only the first N blocks and touch no other */
+} gptoss_open_options;
+
+/* Opens a checkpoint folder: the original layout (config.json + *.safetensors) or the
+ * Hugging Face layout (config.json with HF names + model*.safetensors [+ index]). The
+ * files are mapped, not read; MXFP4 experts stay packed. */
+gptoss_status gptoss_model_open(const char *dir, const gptoss_open_options *options,
+                                gptoss_model **out);
+void gptoss_model_close(gptoss_model *model);
+const gptoss_config *gptoss_model_config(const gptoss_model *model);
+int gptoss_model_layers(const gptoss_model *model); /* blocks in use (max_layers applied) */
+size_t gptoss_model_tensor_count(const gptoss_model *model);
+const gptoss_tensor *gptoss_model_tensor(const gptoss_model *model, size_t index);
+/* "original" or "hf" */
+const char *gptoss_model_layout(const gptoss_model *model);
+
+/* ---- forward pass ------------------------------------------------------------------ */
+
+/* A tap receives every stage tensor of the forward pass (the names of the parity
+ * report: "block0.attn_q", "logits", ...). Data is valid only during the call. */
+typedef void (*gptoss_tap_fn)(void *user, const char *name, gptoss_dtype dtype, int ndim,
+                              const int64_t *shape, const void *data);
+
+typedef struct gptoss_forward_options {
+    int n_threads;       /* 0 = all cores */
+    gptoss_tap_fn tap;   /* NULL = no taps, no cost */
+    void *tap_user;
+} gptoss_forward_options;
+
+/* logits: [n_tokens, vocab_size] floats (caller-allocated), every position. */
+gptoss_status gptoss_forward(gptoss_model *model, const int32_t *tokens, int n_tokens,
+                             const gptoss_forward_options *options, float *logits);
+
+/* ---- tokenizer (o200k_harmony) ----------------------------------------------------- */
+
+typedef struct gptoss_tokenizer gptoss_tokenizer;
+
+/* path NULL = the vendored data/o200k_base.tiktoken (SHA-256 checked). */
+gptoss_status gptoss_tokenizer_open(const char *path, gptoss_tokenizer **out);
+void gptoss_tokenizer_close(gptoss_tokenizer *tok);
+/* allow_special: recognise <|start|> and friends; else they are text. *ids is malloc'ed. */
+gptoss_status gptoss_tokenizer_encode(const gptoss_tokenizer *tok, const char *text,
+                                      size_t len, int allow_special, int32_t **ids,
+                                      size_t *n_ids);
+/* Appends the bytes of token id to *buf (malloc'ed, grown as needed). */
+gptoss_status gptoss_tokenizer_decode(const gptoss_tokenizer *tok, const int32_t *ids,
+                                      size_t n_ids, char **text, size_t *len);
+/* The bytes of one token (not NUL-terminated); NULL for an id out of range. */
+const char *gptoss_tokenizer_token(const gptoss_tokenizer *tok, int32_t id, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GPTOSS_H */

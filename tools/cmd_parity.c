@@ -1,0 +1,10 @@
+/* cmd_parity.c: not built yet. */
+#include <stdio.h>
+
+#include "cli.h"
+
+int cmd_parity(int argc, char **argv) {
+    (void)argc;
+    fprintf(stderr, "gptoss %s: does not exist yet\n", argv[0]);
+    return 3;
+}

@@ -1,0 +1,10 @@
+/* cmd_synth.c: not built yet. */
+#include <stdio.h>
+
+#include "cli.h"
+
+int cmd_synth(int argc, char **argv) {
+    (void)argc;
+    fprintf(stderr, "gptoss %s: does not exist yet\n", argv[0]);
+    return 3;
+}
