@@ -126,14 +126,20 @@ gptoss_status gptoss_forward(gptoss_model *model, const int32_t *tokens, int n_t
 
 typedef struct gptoss_tokenizer gptoss_tokenizer;
 
-/* path NULL = the vendored data/o200k_base.tiktoken (SHA-256 checked). */
+#define GPTOSS_N_VOCAB 201088 /* ids 0..201087: 199998 ordinary, then specials/reserved */
+
+/* path NULL = the vendored data/o200k_base.tiktoken under gptoss_home(). The file's SHA-256
+ * is always checked. A tokenizer is read-only once open: share it between threads. */
 gptoss_status gptoss_tokenizer_open(const char *path, gptoss_tokenizer **out);
 void gptoss_tokenizer_close(gptoss_tokenizer *tok);
-/* allow_special: recognise <|start|> and friends; else they are text. *ids is malloc'ed. */
+/* allow_special: recognise <|start|> and friends; else they are text. *ids is malloc'ed.
+ * text must be valid UTF-8: otherwise GPTOSS_ERR_FORMAT naming the first bad byte. */
 gptoss_status gptoss_tokenizer_encode(const gptoss_tokenizer *tok, const char *text,
                                       size_t len, int allow_special, int32_t **ids,
                                       size_t *n_ids);
-/* Appends the bytes of token id to *buf (malloc'ed, grown as needed). */
+/* The bytes of ids, concatenated, into *text (malloc'ed, NUL-terminated, *len bytes; may
+ * be invalid UTF-8 when a multi-byte character is split). An id outside 0..201087 is
+ * GPTOSS_ERR_RANGE. */
 gptoss_status gptoss_tokenizer_decode(const gptoss_tokenizer *tok, const int32_t *ids,
                                       size_t n_ids, char **text, size_t *len);
 /* The bytes of one token (not NUL-terminated); NULL for an id out of range. */

@@ -1,10 +1,267 @@
-/* cmd_tokenize.c: not built yet. */
+/* cmd_tokenize.c: gptoss tokenize, o200k_harmony encode / decode from the command line. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include "cli.h"
 
+static const char *HELP =
+    "usage: gptoss tokenize [--json] [--allow-special] [--vocab FILE] [TEXT | -]\n"
+    "       gptoss tokenize --decode IDS [--json] [--vocab FILE]\n"
+    "       gptoss tokenize --jsonl [--allow-special] [--vocab FILE] < LINES\n"
+    "\n"
+    "Encodes TEXT (or, with '-', standard input read byte for byte, nothing stripped) with\n"
+    "the o200k_harmony tokenizer of GPT-OSS, exactly as tiktoken does, and prints one line\n"
+    "per token: the id, a tab, and the token's bytes as a JSON string. Bytes that are not\n"
+    "valid UTF-8 on their own (a character split across tokens) are shown as \\xNN.\n"
+    "\n"
+    "  --json           print {\"ids\": [...], \"tokens\": [...]} instead\n"
+    "  --allow-special  recognise special tokens spelled in the text (<|start|>, <|end|>,\n"
+    "                   <|reserved_200123|>, ...) as their ids; by default they are text\n"
+    "  --decode IDS     print the text of IDS (comma- or space-separated; '-' reads them\n"
+    "                   from standard input) byte for byte, no newline added;\n"
+    "                   with --json: {\"text\": ...}\n"
+    "  --jsonl          batch mode for scripts: each line of standard input is one JSON\n"
+    "                   string; prints one line per input line, the JSON array of its ids\n"
+    "  --vocab FILE     the o200k_base.tiktoken ranks (default: the vendored data/ copy;\n"
+    "                   its SHA-256 is checked either way)\n"
+    "\n"
+    "Text must be valid UTF-8; invalid input is an error naming the first bad byte.\n"
+    "Ids range over 0..201087; any other id is an error.\n";
+
+static char *read_stdin(size_t *len) {
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, stdin);
+        if (n < cap) break;
+        char *nb = realloc(buf, cap *= 2);
+        if (!nb) free(buf);
+        buf = nb;
+    }
+    if (buf && ferror(stdin)) {
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+/* The token's bytes as text: valid UTF-8 sequences kept, other bytes as \xNN. */
+static char *token_text(const char *p, size_t n) {
+    char *out = malloc(4 * n + 1), *o = out;
+    if (!out) return NULL;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)p[i];
+        size_t k = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
+                 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        int ok = k > 0 && i + k <= n;
+        for (size_t j = 1; ok && j < k; j++) ok = ((unsigned char)p[i + j] & 0xc0) == 0x80;
+        /* reject overlongs and surrogates exactly as a validator would */
+        if (ok && k == 3) {
+            unsigned char d = (unsigned char)p[i + 1];
+            ok = !(c == 0xe0 && d < 0xa0) && !(c == 0xed && d > 0x9f);
+        }
+        if (ok && k == 4) {
+            unsigned char d = (unsigned char)p[i + 1];
+            ok = !(c == 0xf0 && d < 0x90) && !(c == 0xf4 && d > 0x8f);
+        }
+        if (ok) {
+            memcpy(o, p + i, k);
+            o += k;
+            i += k;
+        } else {
+            o += sprintf(o, "\\x%02x", c);
+            i++;
+        }
+    }
+    *o = 0;
+    return out;
+}
+
+static int print_encoding(const gptoss_tokenizer *tok, const int32_t *ids, size_t n, int json) {
+    cJSON *root = json ? cJSON_CreateObject() : NULL;
+    cJSON *jids = json ? cJSON_AddArrayToObject(root, "ids") : NULL;
+    cJSON *jtoks = json ? cJSON_AddArrayToObject(root, "tokens") : NULL;
+    for (size_t k = 0; k < n; k++) {
+        size_t len;
+        const char *p = gptoss_tokenizer_token(tok, ids[k], &len);
+        char *s = token_text(p, len);
+        cJSON *js = cJSON_CreateString(s ? s : "");
+        free(s);
+        if (json) {
+            cJSON_AddItemToArray(jids, cJSON_CreateNumber(ids[k]));
+            cJSON_AddItemToArray(jtoks, js);
+        } else {
+            char *q = cJSON_PrintUnformatted(js);
+            printf("%d\t%s\n", (int)ids[k], q ? q : "\"\"");
+            free(q);
+            cJSON_Delete(js);
+        }
+    }
+    if (json) {
+        char *out = cJSON_PrintUnformatted(root);
+        if (out) printf("%s\n", out);
+        free(out);
+        cJSON_Delete(root);
+    }
+    return fflush(stdout) ? 1 : 0;
+}
+
+/* Parses "1,2, 3" (commas and/or white space) into *ids. */
+static int parse_ids(const char *s, int32_t **ids, size_t *n) {
+    size_t cap = 16;
+    *n = 0;
+    *ids = malloc(cap * sizeof **ids);
+    while (*ids) {
+        while (*s == ',' || *s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
+        if (!*s) return 0;
+        char *end;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (end == s || errno || v < INT32_MIN || v > INT32_MAX ||
+            (*end && *end != ',' && *end != ' ' && *end != '\t' && *end != '\n' && *end != '\r'))
+            return -1;
+        if (*n == cap) {
+            int32_t *nv = realloc(*ids, (cap *= 2) * sizeof **ids);
+            if (!nv) break;
+            *ids = nv;
+        }
+        (*ids)[(*n)++] = (int32_t)v;
+        s = end;
+    }
+    return -1;
+}
+
+static int do_decode(const gptoss_tokenizer *tok, const char *arg, int json) {
+    char *in = NULL;
+    size_t inlen;
+    if (!strcmp(arg, "-") && !(arg = in = read_stdin(&inlen))) {
+        fprintf(stderr, "gptoss tokenize: -: cannot read standard input\n");
+        return 1;
+    }
+    int32_t *ids = NULL;
+    size_t n = 0;
+    if (parse_ids(arg, &ids, &n)) {
+        free(ids);
+        free(in);
+        return cli_usage_error("tokenize", "--decode: '%.40s' is not a list of integer ids", arg);
+    }
+    free(in);
+    char *text;
+    size_t len;
+    gptoss_status st = gptoss_tokenizer_decode(tok, ids, n, &text, &len);
+    free(ids);
+    if (st) return cli_fail("tokenize", st);
+    if (json) {
+        cJSON *root = cJSON_CreateObject();
+        char *safe = token_text(text, len);
+        cJSON_AddStringToObject(root, "text", safe ? safe : "");
+        free(safe);
+        char *out = cJSON_PrintUnformatted(root);
+        if (out) printf("%s\n", out);
+        free(out);
+        cJSON_Delete(root);
+    } else {
+        fwrite(text, 1, len, stdout);
+    }
+    free(text);
+    return fflush(stdout) ? 1 : 0;
+}
+
+/* --jsonl: one JSON string per input line -> one JSON array of ids per output line. */
+static int do_jsonl(const gptoss_tokenizer *tok, int allow_special) {
+    char *line = NULL;
+    size_t cap = 0;
+    long lineno = 0;
+    ssize_t got;
+    int rc = 0;
+    while (!rc && (got = getline(&line, &cap, stdin)) >= 0) {
+        lineno++;
+        cJSON *js = cJSON_ParseWithLength(line, (size_t)got);
+        if (!cJSON_IsString(js)) {
+            fprintf(stderr, "gptoss tokenize: -: line %ld: not a JSON string\n", lineno);
+            rc = 1;
+        } else {
+            /* cJSON strings end at their first NUL: \u0000 cuts the text there */
+            const char *s = cJSON_GetStringValue(js);
+            int32_t *ids;
+            size_t n;
+            gptoss_status st = gptoss_tokenizer_encode(tok, s, strlen(s), allow_special, &ids, &n);
+            if (st) {
+                fprintf(stderr, "gptoss tokenize: -: line %ld: %s\n", lineno, gptoss_last_error());
+                rc = 1;
+            } else {
+                putchar('[');
+                for (size_t k = 0; k < n; k++) printf(k ? ",%d" : "%d", (int)ids[k]);
+                puts("]");
+                free(ids);
+            }
+        }
+        cJSON_Delete(js);
+    }
+    free(line);
+    return rc ? rc : (fflush(stdout) ? 1 : 0);
+}
+
 int cmd_tokenize(int argc, char **argv) {
-    (void)argc;
-    fprintf(stderr, "gptoss %s: does not exist yet\n", argv[0]);
-    return 3;
+    int json = 0, allow_special = 0, jsonl = 0;
+    const char *decode = NULL, *vocab = NULL, *text = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(HELP, stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--jsonl")) jsonl = 1;
+        else if (!strcmp(a, "--allow-special")) allow_special = 1;
+        else if (!strcmp(a, "--decode") || !strcmp(a, "--vocab")) {
+            if (i + 1 >= argc) return cli_usage_error("tokenize", "%s needs a value", a);
+            if (!strcmp(a, "--decode")) decode = argv[++i];
+            else vocab = argv[++i];
+        } else if (a[0] == '-' && a[1] && strcmp(a, "--")) {
+            return cli_usage_error("tokenize", "unknown option '%s'", a);
+        } else {
+            if (!strcmp(a, "--")) {
+                if (++i >= argc) break;
+                a = argv[i];
+            }
+            if (text) return cli_usage_error("tokenize", "more than one TEXT argument");
+            text = a;
+        }
+    }
+    if (decode && text) return cli_usage_error("tokenize", "--decode takes no TEXT");
+    if (jsonl && (text || decode || json))
+        return cli_usage_error("tokenize", "--jsonl reads standard input and takes no TEXT, --decode or --json");
+    if (!decode && !text && !jsonl) return cli_usage_error("tokenize", "no TEXT given (use '-' for standard input)");
+    if (decode && allow_special) return cli_usage_error("tokenize", "--allow-special is for encoding");
+
+    gptoss_tokenizer *tok;
+    gptoss_status st = gptoss_tokenizer_open(vocab, &tok);
+    if (st) return cli_fail("tokenize", st);
+    int rc;
+    if (jsonl) {
+        rc = do_jsonl(tok, allow_special);
+    } else if (decode) {
+        rc = do_decode(tok, decode, json);
+    } else {
+        char *in = NULL;
+        size_t len = strlen(text);
+        if (!strcmp(text, "-") && !(text = in = read_stdin(&len))) {
+            gptoss_tokenizer_close(tok);
+            fprintf(stderr, "gptoss tokenize: -: cannot read standard input\n");
+            return 1;
+        }
+        int32_t *ids;
+        size_t n;
+        st = gptoss_tokenizer_encode(tok, text, len, allow_special, &ids, &n);
+        free(in);
+        rc = st ? cli_fail("tokenize", st) : print_encoding(tok, ids, n, json);
+        if (!st) free(ids);
+    }
+    gptoss_tokenizer_close(tok);
+    return rc;
 }

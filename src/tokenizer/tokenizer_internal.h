@@ -1,0 +1,74 @@
+/* tokenizer_internal.h: the o200k_harmony tokenizer's data, shared by src/tokenizer/.
+ *
+ *   vocab.c     loads o200k_base.tiktoken (SHA-256 checked) into a byte blob + hash table
+ *   pretok.c    splits text into pieces with the o200k pattern (ASCII scanner + PCRE2)
+ *   bpe.c       byte-pair merges one piece with a min-heap over a linked list
+ *   tokenizer.c the public encode/decode API and the special tokens
+ *   harmony.c   the harmony chat format: render and parse
+ */
+#ifndef GPTOSS_TOKENIZER_INTERNAL_H
+#define GPTOSS_TOKENIZER_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "gptoss.h"
+
+#define O200K_N_RANKS 199998   /* ordinary tokens 0..199997 */
+#define O200K_N_VOCAB 201088   /* with the special and reserved ids */
+#define O200K_SHA256 "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
+
+struct gptoss_tokenizer {
+    /* bytes of every id 0..O200K_N_VOCAB-1: blob[off[id] .. off[id+1]) */
+    uint8_t *blob;
+    uint32_t *off;
+    /* open addressing over ordinary ranks: slot = (hash32 << 32) | (rank + 1), 0 = empty */
+    uint64_t *slots;
+    uint32_t mask;
+    /* the o200k pre-tokenizer pattern */
+    pcre2_code *re;
+    int jit; /* 1 when the pattern was JIT-compiled */
+};
+
+/* ---- vocab.c ---- */
+gptoss_status vocab_load(struct gptoss_tokenizer *t, const char *path);
+void vocab_free(struct gptoss_tokenizer *t);
+/* rank of bytes p[0..n), or -1 when it is not an ordinary token. */
+int32_t vocab_rank(const struct gptoss_tokenizer *t, const uint8_t *p, size_t n);
+
+/* ---- pretok.c ---- */
+gptoss_status pretok_init(struct gptoss_tokenizer *t);
+void pretok_free(struct gptoss_tokenizer *t);
+/* The end of the piece that starts at s[i] (i < n), within s[0..n) which is valid UTF-8.
+ * ctx holds the PCRE2 match data; NULL-initialise it and free with pretok_ctx_free. */
+typedef struct pretok_ctx {
+    pcre2_match_data *md;
+    int force_pcre2; /* testing: never take the ASCII scanner */
+} pretok_ctx;
+size_t pretok_next(const struct gptoss_tokenizer *t, pretok_ctx *ctx, const uint8_t *s,
+                   size_t n, size_t i);
+void pretok_ctx_free(pretok_ctx *ctx);
+/* Offset of the first invalid UTF-8 byte in s[0..n), or n when it is all valid. */
+size_t utf8_check(const uint8_t *s, size_t n);
+
+/* ---- bpe.c ---- */
+/* A growable id list. */
+typedef struct idvec {
+    int32_t *v;
+    size_t n, cap;
+} idvec;
+int idvec_push(idvec *iv, int32_t id); /* 0 on success, -1 on allocation failure */
+/* Appends the ranks of one piece (whole-piece hit or merged). -1 on allocation failure. */
+int bpe_encode_piece(const struct gptoss_tokenizer *t, const uint8_t *p, size_t n, idvec *out);
+
+/* ---- tokenizer.c ---- */
+/* Encodes ordinary text s[0..n) (valid UTF-8, no special handling) onto out. */
+gptoss_status tok_encode_ordinary(const struct gptoss_tokenizer *t, pretok_ctx *ctx,
+                                  const uint8_t *s, size_t n, idvec *out);
+/* The id of the special token spelled s[0..n) ("<|start|>"), or -1. */
+int32_t tok_special_id(const uint8_t *s, size_t n);
+
+#endif

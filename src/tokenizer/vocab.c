@@ -1,0 +1,156 @@
+/* vocab.c: loads o200k_base.tiktoken ("base64(bytes) SP rank LF" per line, ranks in order)
+ * after checking its SHA-256, into one byte blob plus an open-addressing hash table from
+ * token bytes to rank. The special tokens' spellings are appended to the blob so that
+ * every id 0..201087 decodes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenizer/sha256.h"
+#include "tokenizer/tokenizer_internal.h"
+#include "util.h"
+
+static inline uint64_t hash_bytes(const uint8_t *p, size_t n) {
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)n;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    for (size_t i = 0; i < n; i++) w |= (uint64_t)p[i] << (8 * i);
+    h = (h ^ w) * 0x94d049bb133111ebull;
+    h ^= h >> 29;
+    return h * 0xbf58476d1ce4e5b9ull;
+}
+
+int32_t vocab_rank(const struct gptoss_tokenizer *t, const uint8_t *p, size_t n) {
+    uint64_t h = hash_bytes(p, n);
+    uint32_t tag = (uint32_t)(h >> 32);
+    for (uint32_t i = (uint32_t)h & t->mask;; i = (i + 1) & t->mask) {
+        uint64_t s = t->slots[i];
+        if (!s) return -1;
+        if ((uint32_t)(s >> 32) != tag) continue;
+        uint32_t r = (uint32_t)s - 1;
+        if (t->off[r + 1] - t->off[r] == n && !memcmp(t->blob + t->off[r], p, n))
+            return (int32_t)r;
+    }
+}
+
+static void insert(struct gptoss_tokenizer *t, uint32_t rank) {
+    const uint8_t *p = t->blob + t->off[rank];
+    uint64_t h = hash_bytes(p, t->off[rank + 1] - t->off[rank]);
+    uint32_t i = (uint32_t)h & t->mask;
+    while (t->slots[i]) i = (i + 1) & t->mask;
+    t->slots[i] = (h >> 32 << 32) | (rank + 1);
+}
+
+static inline int b64_digit(char c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+/* Decodes base64 s[0..n) (with '=' padding) to out; returns the byte count or -1. */
+static long b64_decode(const char *s, size_t n, uint8_t *out) {
+    if (n == 0 || n % 4) return -1;
+    size_t pad = (s[n - 1] == '=') + (s[n - 2] == '=');
+    long k = 0;
+    for (size_t i = 0; i < n; i += 4) {
+        uint32_t v = 0;
+        for (int j = 0; j < 4; j++) {
+            int d = b64_digit(s[i + j]);
+            if (d < 0) {
+                if (i + 4 == n && s[i + j] == '=' && j >= 4 - (int)pad) d = 0;
+                else return -1;
+            }
+            v = v << 6 | (uint32_t)d;
+        }
+        out[k++] = (uint8_t)(v >> 16);
+        if (i + 4 < n || pad < 2) out[k++] = (uint8_t)(v >> 8);
+        if (i + 4 < n || pad < 1) out[k++] = (uint8_t)v;
+    }
+    return k;
+}
+
+/* The spelling of special id (199998..201087). */
+static int special_name(int32_t id, char *buf, size_t cap) {
+    switch (id) {
+    case 199998: return snprintf(buf, cap, "<|startoftext|>");
+    case 199999: return snprintf(buf, cap, "<|endoftext|>");
+    case 200002: return snprintf(buf, cap, "<|return|>");
+    case 200003: return snprintf(buf, cap, "<|constrain|>");
+    case 200005: return snprintf(buf, cap, "<|channel|>");
+    case 200006: return snprintf(buf, cap, "<|start|>");
+    case 200007: return snprintf(buf, cap, "<|end|>");
+    case 200008: return snprintf(buf, cap, "<|message|>");
+    case 200012: return snprintf(buf, cap, "<|call|>");
+    case 200018: return snprintf(buf, cap, "<|endofprompt|>");
+    default: return snprintf(buf, cap, "<|reserved_%d|>", (int)id);
+    }
+}
+
+static gptoss_status parse_ranks(struct gptoss_tokenizer *t, const char *path, const char *text,
+                                 size_t len) {
+    /* decoded bytes never exceed the encoded text; specials add < 24 bytes each */
+    t->blob = malloc(len + (size_t)(O200K_N_VOCAB - O200K_N_RANKS) * 24);
+    t->off = malloc(sizeof(uint32_t) * (O200K_N_VOCAB + 1));
+    if (!t->blob || !t->off) return gptoss_error(GPTOSS_ERR_NOMEM, "%s: out of memory", path);
+    const char *p = text, *end = text + len;
+    uint32_t pos = 0;
+    for (int32_t rank = 0; rank < O200K_N_RANKS; rank++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *sp = nl ? memchr(p, ' ', (size_t)(nl - p)) : NULL;
+        if (!sp) return gptoss_error(GPTOSS_ERR_FORMAT, "%s: line %d: malformed", path, rank + 1);
+        long k = b64_decode(p, (size_t)(sp - p), t->blob + pos);
+        if (k <= 0 || strtol(sp + 1, NULL, 10) != rank)
+            return gptoss_error(GPTOSS_ERR_FORMAT, "%s: line %d: malformed", path, rank + 1);
+        t->off[rank] = pos;
+        pos += (uint32_t)k;
+        p = nl + 1;
+    }
+    for (int32_t id = O200K_N_RANKS; id < O200K_N_VOCAB; id++) {
+        t->off[id] = pos;
+        pos += (uint32_t)special_name(id, (char *)t->blob + pos, 24);
+    }
+    t->off[O200K_N_VOCAB] = pos;
+    return GPTOSS_OK;
+}
+
+gptoss_status vocab_load(struct gptoss_tokenizer *t, const char *path) {
+    size_t len = 0;
+    char *text = gptoss_read_file(path, &len);
+    if (!text) return GPTOSS_ERR_IO; /* message set by gptoss_read_file */
+    uint8_t digest[32];
+    char hex[65];
+    sha256(text, len, digest);
+    sha256_hex(digest, hex);
+    if (strcmp(hex, O200K_SHA256)) {
+        free(text);
+        return gptoss_error(GPTOSS_ERR_FORMAT,
+                            "%s: SHA-256 %s is not o200k_base's %s (corrupt or wrong file)",
+                            path, hex, O200K_SHA256);
+    }
+    gptoss_status st = parse_ranks(t, path, text, len);
+    free(text);
+    if (st) return st;
+    t->mask = (1u << 19) - 1; /* 524288 slots for 199998 ranks: load factor 0.38 */
+    t->slots = calloc((size_t)t->mask + 1, sizeof(uint64_t));
+    if (!t->slots) return gptoss_error(GPTOSS_ERR_NOMEM, "%s: out of memory", path);
+    for (uint32_t r = 0; r < O200K_N_RANKS; r++) insert(t, r);
+    return GPTOSS_OK;
+}
+
+void vocab_free(struct gptoss_tokenizer *t) {
+    free(t->blob);
+    free(t->off);
+    free(t->slots);
+    t->blob = NULL;
+    t->off = NULL;
+    t->slots = NULL;
+}
