@@ -26,7 +26,7 @@ static int encodes_to(const char *s, int allow_special, const int32_t *want, siz
     int32_t *ids;
     size_t n;
     if (gptoss_tokenizer_encode(tok, s, strlen(s), allow_special, &ids, &n)) return 0;
-    int ok = n == nwant && !memcmp(ids, want, n * sizeof *ids);
+    int ok = n == nwant && (n == 0 || !memcmp(ids, want, n * sizeof *ids));
     if (!ok) {
         fprintf(stderr, "encode('%s') =", s);
         for (size_t k = 0; k < n; k++) fprintf(stderr, " %d", (int)ids[k]);
