@@ -1,0 +1,688 @@
+/* export.c: the GPT-OSS forward pass (docs: the model, exactly) as an ONNX graph.
+ *
+ * Shapes below: S tokens, H hidden, nh query heads, nkv kv heads, g = nh/nkv, d head_dim,
+ * E experts, k experts per token, I intermediate, V vocab.
+ *
+ *   embedding   Gather(W_emb, input_ids)                                  [S, H]
+ *   per block   attention (pre-norm, sinks, causal / sliding window) + residual,
+ *               mixture of experts (pre-norm, top-k, softmax over the k, clamped SwiGLU)
+ *               + residual
+ *   final       RMSNorm, Gemm with W_unemb (transB)                       [S, V]
+ *
+ * Attention is written out with MatMul/Softmax: the sink logit of each head is appended as
+ * one extra column of the scores before the softmax and dropped after it, exactly as the
+ * reference does. The MoE is computed densely: every expert runs on every token and the
+ * expert outputs are summed with the routing weights scattered over E (zero for experts not
+ * selected), which is the same sum as over the k selected experts. RoPE (with YaRN) uses
+ * cos/sin tables computed here at export, as the reference computes them. */
+#include "onnx/export.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+typedef struct ex {
+    ox_graph *g;
+    const gptoss_model *m;
+    const gptoss_onnx_options *o;
+    int64_t S, H, nh, nkv, grp, d, E, k, I, V;
+    int opset;
+    /* shared constants (value ids, created on first use) */
+    int rope_cos, rope_sin, mask_causal, mask_sliding;
+    int fp4_lo, fp4_hi, fp4_scale;
+} ex;
+
+#define NAME_MAX_LEN 160
+
+int gptoss_onnx_ir_version(int opset) {
+    static const int ir[] = {8, 8, 9, 9, 10, 10, 11, 12, 13, 13}; /* opsets 17 .. 26 */
+    if (opset < GPTOSS_ONNX_MIN_OPSET || opset > GPTOSS_ONNX_MAX_OPSET) return 0;
+    return ir[opset - GPTOSS_ONNX_MIN_OPSET];
+}
+
+/* ---- small node helpers ------------------------------------------------------------- */
+
+static int op1(ex *e, const char *op, const char *name, int a) {
+    ox_node *n = ox_node_new(e->g, op, "%s", name);
+    ox_in(n, a);
+    return ox_out(e->g, n);
+}
+
+static int op2(ex *e, const char *op, const char *name, int a, int b) {
+    ox_node *n = ox_node_new(e->g, op, "%s", name);
+    ox_in(n, a);
+    ox_in(n, b);
+    return ox_out(e->g, n);
+}
+
+static int reshape(ex *e, const char *name, int x, int ndim, const int64_t *dims) {
+    return op2(e, "Reshape", name, x, ox_const_i64(e->g, ndim, dims));
+}
+
+static int transpose(ex *e, const char *name, int x, int ndim, const int64_t *perm) {
+    ox_node *n = ox_node_new(e->g, "Transpose", "%s", name);
+    ox_in(n, x);
+    ox_attr_ints(n, "perm", ndim, perm);
+    return ox_out(e->g, n);
+}
+
+static int unsqueeze(ex *e, const char *name, int x, int64_t axis) {
+    return op2(e, "Unsqueeze", name, x, ox_const_i64(e->g, 1, &axis));
+}
+
+static int cast(ex *e, const char *name, int x, int to) {
+    ox_node *n = ox_node_new(e->g, "Cast", "%s", name);
+    ox_in(n, x);
+    ox_attr_int(n, "to", to);
+    return ox_out(e->g, n);
+}
+
+/* Slice along the last axis: [start, end) with step. */
+static int slice_last(ex *e, const char *name, int x, int64_t start, int64_t end, int64_t step) {
+    int64_t axis = -1;
+    ox_node *n = ox_node_new(e->g, "Slice", "%s", name);
+    ox_in(n, x);
+    ox_in(n, ox_const_i64(e->g, 1, &start));
+    ox_in(n, ox_const_i64(e->g, 1, &end));
+    ox_in(n, ox_const_i64(e->g, 1, &axis));
+    ox_in(n, ox_const_i64(e->g, 1, &step));
+    return ox_out(e->g, n);
+}
+
+static void name_of(char *buf, const char *prefix, const char *what) {
+    snprintf(buf, NAME_MAX_LEN, "%s/%s", prefix, what);
+}
+
+/* ---- weights ------------------------------------------------------------------------- */
+
+/* A fp32 vector owned by the model, as an initializer of the given shape. */
+static int vec(ex *e, const char *name, const float *data, int ndim, const int64_t *dims) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= dims[i];
+    ox_part p = {.conv = OX_COPY, .src = data, .rows = 1, .cols = n, .stride = n, .elem = 4};
+    return ox_weight(e->g, name, OX_FLOAT, ndim, dims, &p, 1);
+}
+
+static ox_part mat_part(const ex *e, const gptoss_mat *w) {
+    ox_part p = {.conv = OX_COPY, .src = w->data, .rows = w->rows, .cols = w->cols,
+                 .stride = w->stride, .elem = gptoss_dtype_size(w->dtype)};
+    if (w->dtype == GPTOSS_DT_BF16 && e->o->float_weights) p.conv = OX_BF16_F32;
+    return p;
+}
+
+/* Matrices stacked by rows ([sum rows, cols]) as one initializer; returns a float value
+ * (through a Cast when stored as bf16). */
+static int mat(ex *e, const char *prefix, const char *name, const gptoss_mat *const *ws, int n) {
+    ox_part parts[OX_MAX_PARTS];
+    int64_t dims[2] = {0, ws[0]->cols};
+    for (int i = 0; i < n; i++) {
+        parts[i] = mat_part(e, ws[i]);
+        dims[0] += ws[i]->rows;
+    }
+    int bf16 = ws[0]->dtype == GPTOSS_DT_BF16 && !e->o->float_weights;
+    int w = ox_weight(e->g, name, bf16 ? OX_BFLOAT16 : OX_FLOAT, 2, dims, parts, n);
+    if (!bf16) return w;
+    char nm[NAME_MAX_LEN];
+    name_of(nm, prefix, "weight_cast");
+    return cast(e, nm, w, OX_FLOAT);
+}
+
+/* y = x W^T + b as one Gemm node named prefix; b may be NULL. */
+static int linear(ex *e, const char *prefix, int x, int w, int b) {
+    ox_node *n = ox_node_new(e->g, "Gemm", "%s", prefix);
+    ox_in(n, x);
+    ox_in(n, w);
+    if (b >= 0) ox_in(n, b);
+    ox_attr_int(n, "transB", 1);
+    return ox_out(e->g, n);
+}
+
+/* MXFP4 experts [E, R, C] as a float value: packed codes decoded in the graph, or fp32
+ * decoded here. */
+static int experts(ex *e, const char *prefix, const char *name, const gptoss_mxfp4 *q) {
+    int64_t G = q->cols / 32;
+    int64_t dims[3] = {q->n_experts, q->rows, q->cols};
+    if (e->o->float_weights) {
+        ox_part p = {.conv = OX_MXFP4_F32, .src = q->blocks, .scales = q->scales,
+                     .rows = q->n_experts * q->rows, .cols = q->cols, .stride = q->cols};
+        return ox_weight(e->g, name, OX_FLOAT, 3, dims, &p, 1);
+    }
+    char nm[NAME_MAX_LEN], full[NAME_MAX_LEN];
+    int64_t bdims[4] = {q->n_experts, q->rows, G, 16}, sdims[3] = {q->n_experts, q->rows, G};
+    ox_part pb = {.conv = OX_COPY, .src = q->blocks, .rows = 1, .cols = q->n_experts * q->rows * G * 16,
+                  .elem = 1};
+    pb.stride = pb.cols;
+    ox_part ps = {.conv = OX_COPY, .src = q->scales, .rows = 1, .cols = q->n_experts * q->rows * G, .elem = 1};
+    ps.stride = ps.cols;
+    snprintf(full, sizeof full, "%s.blocks", name);
+    int blocks = ox_weight(e->g, full, OX_UINT8, 4, bdims, &pb, 1);
+    snprintf(full, sizeof full, "%s.scales", name);
+    int scales = ox_weight(e->g, full, OX_UINT8, 3, sdims, &ps, 1);
+    if (e->fp4_lo < 0) {
+        /* byte -> value of its low / high nibble; scale byte -> 2^(byte - 127) */
+        float lo[256], hi[256], sc[256];
+        for (int b = 0; b < 256; b++) {
+            lo[b] = gptoss_fp4_values[b & 15];
+            hi[b] = gptoss_fp4_values[b >> 4];
+            sc[b] = ldexpf(1.0f, b - 127);
+        }
+        int64_t n256 = 256;
+        e->fp4_lo = ox_const_f32(e->g, "mxfp4.low_nibble", 1, &n256, lo);
+        e->fp4_hi = ox_const_f32(e->g, "mxfp4.high_nibble", 1, &n256, hi);
+        e->fp4_scale = ox_const_f32(e->g, "mxfp4.scale", 1, &n256, sc);
+    }
+    name_of(nm, prefix, "codes");
+    int codes = cast(e, nm, blocks, OX_INT32);
+    name_of(nm, prefix, "low");
+    int lo = op2(e, "Gather", nm, e->fp4_lo, codes);
+    name_of(nm, prefix, "high");
+    int hi = op2(e, "Gather", nm, e->fp4_hi, codes);
+    name_of(nm, prefix, "low_unsqueeze");
+    lo = unsqueeze(e, nm, lo, -1);
+    name_of(nm, prefix, "high_unsqueeze");
+    hi = unsqueeze(e, nm, hi, -1);
+    name_of(nm, prefix, "interleave");
+    ox_node *n = ox_node_new(e->g, "Concat", "%s", nm);
+    ox_in(n, lo);
+    ox_in(n, hi);
+    ox_attr_int(n, "axis", -1);
+    int vals = ox_out(e->g, n); /* [E, R, G, 16, 2] */
+    name_of(nm, prefix, "values");
+    int64_t vdims[4] = {q->n_experts, q->rows, G, 32};
+    vals = reshape(e, nm, vals, 4, vdims);
+    name_of(nm, prefix, "exponents");
+    int ex_ = cast(e, nm, scales, OX_INT32);
+    name_of(nm, prefix, "scale");
+    int sc = op2(e, "Gather", nm, e->fp4_scale, ex_);
+    name_of(nm, prefix, "scale_unsqueeze");
+    sc = unsqueeze(e, nm, sc, -1);
+    name_of(nm, prefix, "scaled");
+    vals = op2(e, "Mul", nm, vals, sc);
+    name_of(nm, prefix, "weight");
+    return reshape(e, nm, vals, 3, dims);
+}
+
+/* ---- tables --------------------------------------------------------------------------- */
+
+/* RoPE with YaRN, computed in fp32 as the reference does (see the model doc). Tables are
+ * [S, 1, d]: cos = [c, c], sin = [-s, s], so that rope(x) = x*cos + rotate_half(x)*sin with
+ * rotate_half(x) = [x2, x1] gives x1*c - x2*s and x2*c + x1*s. */
+static void rope_tables(const gptoss_config *c, int64_t S, float *cosv, float *sinv) {
+    int half = c->head_dim / 2;
+    double base = c->rope_theta;
+    float conc = 1.0f;
+    float *inv = malloc((size_t)half * sizeof(float));
+    if (!inv) return;
+    for (int i = 0; i < half; i++) {
+        float freq = powf((float)base, (float)(2 * i) / (float)c->head_dim);
+        if (c->rope_scaling_factor > 1.0f) {
+            double low = half * log(c->initial_context_length / (c->rope_ntk_beta * 2 * M_PI)) / log(base);
+            double high = half * log(c->initial_context_length / (c->rope_ntk_alpha * 2 * M_PI)) / log(base);
+            float interp = 1.0f / (c->rope_scaling_factor * freq);
+            float extrap = 1.0f / freq;
+            float ramp = ((float)i - (float)low) / (float)(high - low);
+            ramp = ramp < 0 ? 0 : ramp > 1 ? 1 : ramp;
+            float mask = 1.0f - ramp;
+            inv[i] = interp * (1.0f - mask) + extrap * mask;
+            conc = (float)(0.1 * log(c->rope_scaling_factor) + 1.0);
+        } else {
+            inv[i] = 1.0f / freq;
+        }
+    }
+    for (int64_t t = 0; t < S; t++)
+        for (int i = 0; i < half; i++) {
+            float a = (float)t * inv[i];
+            float cs = cosf(a) * conc, sn = sinf(a) * conc;
+            cosv[t * 2 * half + i] = cs;
+            cosv[t * 2 * half + half + i] = cs;
+            sinv[t * 2 * half + i] = -sn;
+            sinv[t * 2 * half + half + i] = sn;
+        }
+    free(inv);
+}
+
+static int make_tables(ex *e) {
+    size_t n = (size_t)(e->S * e->d);
+    float *cosv = calloc(n, sizeof(float)), *sinv = calloc(n, sizeof(float));
+    float *causal = malloc((size_t)(e->S * e->S) * sizeof(float));
+    float *sliding = malloc((size_t)(e->S * e->S) * sizeof(float));
+    int ok = cosv && sinv && causal && sliding;
+    if (ok) {
+        rope_tables(&e->m->cfg, e->S, cosv, sinv);
+        int64_t W = e->m->cfg.sliding_window;
+        for (int64_t i = 0; i < e->S; i++)
+            for (int64_t j = 0; j < e->S; j++) {
+                causal[i * e->S + j] = j <= i ? 0.0f : -INFINITY;
+                sliding[i * e->S + j] = (j <= i && j > i - W) ? 0.0f : -INFINITY;
+            }
+        int64_t tdims[3] = {e->S, 1, e->d}, mdims[2] = {e->S, e->S};
+        e->rope_cos = ox_const_f32(e->g, "rope.cos", 3, tdims, cosv);
+        e->rope_sin = ox_const_f32(e->g, "rope.sin", 3, tdims, sinv);
+        e->mask_causal = ox_const_f32(e->g, "attention.mask.causal", 2, mdims, causal);
+        e->mask_sliding = ox_const_f32(e->g, "attention.mask.sliding_window", 2, mdims, sliding);
+    }
+    free(cosv);
+    free(sinv);
+    free(causal);
+    free(sliding);
+    return ok ? 0 : -1;
+}
+
+/* ---- layers -------------------------------------------------------------------------- */
+
+/* y = x * 1/sqrt(mean(x^2) + 1e-5) * scale over the last axis. */
+static int rmsnorm(ex *e, const char *prefix, int x, int scale) {
+    char nm[NAME_MAX_LEN];
+    name_of(nm, prefix, "square");
+    int sq = op2(e, "Mul", nm, x, x);
+    name_of(nm, prefix, "mean");
+    int64_t axis = -1;
+    ox_node *n = ox_node_new(e->g, "ReduceMean", "%s", nm);
+    ox_in(n, sq);
+    if (e->opset >= 18) ox_in(n, ox_const_i64(e->g, 1, &axis));
+    else ox_attr_ints(n, "axes", 1, &axis);
+    ox_attr_int(n, "keepdims", 1);
+    int ms = ox_out(e->g, n);
+    name_of(nm, prefix, "add_eps");
+    ms = op2(e, "Add", nm, ms, ox_scalar_f32(e->g, 1e-5f));
+    name_of(nm, prefix, "sqrt");
+    int r = op1(e, "Sqrt", nm, ms);
+    name_of(nm, prefix, "reciprocal");
+    r = op1(e, "Reciprocal", nm, r);
+    name_of(nm, prefix, "normalize");
+    int y = op2(e, "Mul", nm, x, r);
+    name_of(nm, prefix, "scale");
+    return op2(e, "Mul", nm, y, scale);
+}
+
+/* x [S, n, d] -> rotated, the tables broadcast over n. */
+static int rope(ex *e, const char *prefix, int x) {
+    char nm[NAME_MAX_LEN];
+    name_of(nm, prefix, "split");
+    int64_t halves[2] = {e->d / 2, e->d / 2};
+    ox_node *n = ox_node_new(e->g, "Split", "%s", nm);
+    ox_in(n, x);
+    ox_in(n, ox_const_i64(e->g, 2, halves));
+    ox_attr_int(n, "axis", -1);
+    int x1 = ox_out(e->g, n), x2 = ox_out(e->g, n);
+    name_of(nm, prefix, "rotate_half");
+    n = ox_node_new(e->g, "Concat", "%s", nm);
+    ox_in(n, x2);
+    ox_in(n, x1);
+    ox_attr_int(n, "axis", -1);
+    int rot = ox_out(e->g, n);
+    name_of(nm, prefix, "mul_cos");
+    int a = op2(e, "Mul", nm, x, e->rope_cos);
+    name_of(nm, prefix, "mul_sin");
+    int b = op2(e, "Mul", nm, rot, e->rope_sin);
+    name_of(nm, prefix, "add");
+    return op2(e, "Add", nm, a, b);
+}
+
+typedef struct taps {
+    int on;  /* emit stage outputs */
+    int l;
+} taps;
+
+static void tap(ex *e, const taps *t, int v, const char *stage, int elem, int ndim, const int64_t *dims) {
+    if (!t->on) return;
+    char nm[NAME_MAX_LEN];
+    if (t->l >= 0) snprintf(nm, sizeof nm, "block%d.%s", t->l, stage);
+    else snprintf(nm, sizeof nm, "%s", stage);
+    ox_output(e->g, v, nm, elem, ndim, dims);
+}
+
+static int attention(ex *e, int l, int x, const taps *t) {
+    const gptoss_block *b = &e->m->blocks[l];
+    char p[64], nm[NAME_MAX_LEN], wn[96];
+    snprintf(p, sizeof p, "/block%d/attn", l);
+    int64_t S = e->S, nh = e->nh, nkv = e->nkv, grp = e->grp, d = e->d, H = e->H;
+    int64_t hdims[2] = {S, H};
+
+    snprintf(wn, sizeof wn, "block%d.attn.norm.scale", l);
+    name_of(nm, p, "norm");
+    int tn = rmsnorm(e, nm, x, vec(e, wn, b->attn_norm, 1, &H));
+    tap(e, t, tn, "attn_normed", OX_FLOAT, 2, hdims);
+
+    /* qkv = t Wqkv^T + bqkv, split into q, k, v */
+    const gptoss_mat *ws[3] = {&b->wq, &b->wk, &b->wv};
+    name_of(nm, p, "qkv");
+    snprintf(wn, sizeof wn, "block%d.attn.qkv.weight", l);
+    int w = mat(e, nm, wn, ws, 3);
+    int64_t nq = nh * d, nk = nkv * d, nqkv = nq + 2 * nk;
+    ox_part bp[3] = {
+        {.conv = OX_COPY, .src = b->bq, .rows = 1, .cols = nq, .stride = nq, .elem = 4},
+        {.conv = OX_COPY, .src = b->bk, .rows = 1, .cols = nk, .stride = nk, .elem = 4},
+        {.conv = OX_COPY, .src = b->bv, .rows = 1, .cols = nk, .stride = nk, .elem = 4},
+    };
+    snprintf(wn, sizeof wn, "block%d.attn.qkv.bias", l);
+    int bias = ox_weight(e->g, wn, OX_FLOAT, 1, &nqkv, bp, 3);
+    int qkv = linear(e, nm, tn, w, bias);
+    name_of(nm, p, "split_qkv");
+    int64_t sizes[3] = {nq, nk, nk};
+    ox_node *n = ox_node_new(e->g, "Split", "%s", nm);
+    ox_in(n, qkv);
+    ox_in(n, ox_const_i64(e->g, 3, sizes));
+    ox_attr_int(n, "axis", 1);
+    int q = ox_out(e->g, n), k = ox_out(e->g, n), v = ox_out(e->g, n);
+
+    int64_t qd[4] = {S, nkv, grp, d}, kd[3] = {S, nkv, d}, qh[3] = {S, nh, d};
+    if (t->on) {
+        name_of(nm, p, "q_heads");
+        tap(e, t, reshape(e, nm, q, 4, qd), "attn_q", OX_FLOAT, 4, qd);
+    }
+    name_of(nm, p, "q_reshape");
+    q = reshape(e, nm, q, 3, qh);
+    name_of(nm, p, "k_reshape");
+    k = reshape(e, nm, k, 3, kd);
+    tap(e, t, k, "attn_k", OX_FLOAT, 3, kd);
+    name_of(nm, p, "v_reshape");
+    v = reshape(e, nm, v, 3, kd);
+    tap(e, t, v, "attn_v", OX_FLOAT, 3, kd);
+
+    name_of(nm, p, "rope_q");
+    q = rope(e, nm, q);
+    name_of(nm, p, "rope_k");
+    k = rope(e, nm, k);
+
+    /* scores [nkv, g, S, S] = q k^T * scale + mask */
+    name_of(nm, p, "q_groups");
+    q = reshape(e, nm, q, 4, qd);
+    name_of(nm, p, "q_transpose");
+    q = transpose(e, nm, q, 4, (int64_t[]){1, 2, 0, 3});
+    name_of(nm, p, "k_transpose");
+    k = transpose(e, nm, k, 3, (int64_t[]){1, 2, 0});
+    name_of(nm, p, "k_groups");
+    k = reshape(e, nm, k, 4, (int64_t[]){nkv, 1, d, S});
+    name_of(nm, p, "scores");
+    int s = op2(e, "MatMul", nm, q, k);
+    name_of(nm, p, "scale");
+    s = op2(e, "Mul", nm, s, ox_scalar_f32(e->g, 1.0f / sqrtf((float)d)));
+    name_of(nm, p, "mask");
+    int sliding = e->m->cfg.sliding_window > 0 && l % 2 == 0;
+    s = op2(e, "Add", nm, s, sliding ? e->mask_sliding : e->mask_causal);
+
+    /* the sink logit of each head as one more column; softmax; drop the column */
+    snprintf(wn, sizeof wn, "block%d.attn.sinks", l);
+    int64_t sdims[4] = {nkv, grp, 1, 1};
+    int sinks = vec(e, wn, b->sinks, 4, sdims);
+    name_of(nm, p, "sinks_expand");
+    int64_t sshape[4] = {nkv, grp, S, 1};
+    sinks = op2(e, "Expand", nm, sinks, ox_const_i64(e->g, 4, sshape));
+    name_of(nm, p, "concat_sinks");
+    n = ox_node_new(e->g, "Concat", "%s", nm);
+    ox_in(n, s);
+    ox_in(n, sinks);
+    ox_attr_int(n, "axis", -1);
+    s = ox_out(e->g, n);
+    name_of(nm, p, "softmax");
+    n = ox_node_new(e->g, "Softmax", "%s", nm);
+    ox_in(n, s);
+    ox_attr_int(n, "axis", -1);
+    s = ox_out(e->g, n);
+    name_of(nm, p, "drop_sinks");
+    s = slice_last(e, nm, s, 0, S, 1);
+
+    /* o [nkv, g, S, d] = probs v -> [S, nh*d] head-major */
+    name_of(nm, p, "v_transpose");
+    v = transpose(e, nm, v, 3, (int64_t[]){1, 0, 2});
+    name_of(nm, p, "v_groups");
+    v = reshape(e, nm, v, 4, (int64_t[]){nkv, 1, S, d});
+    name_of(nm, p, "context");
+    int o = op2(e, "MatMul", nm, s, v);
+    name_of(nm, p, "context_transpose");
+    o = transpose(e, nm, o, 4, (int64_t[]){2, 0, 1, 3});
+    name_of(nm, p, "context_reshape");
+    o = reshape(e, nm, o, 2, (int64_t[]){S, nq});
+
+    const gptoss_mat *wo[1] = {&b->wo};
+    name_of(nm, p, "out");
+    snprintf(wn, sizeof wn, "block%d.attn.out.weight", l);
+    w = mat(e, nm, wn, wo, 1);
+    snprintf(wn, sizeof wn, "block%d.attn.out.bias", l);
+    int y = linear(e, nm, o, w, vec(e, wn, b->bo, 1, &H));
+    tap(e, t, y, "attn_projected", OX_FLOAT, 2, hdims);
+    name_of(nm, p, "residual");
+    y = op2(e, "Add", nm, x, y);
+    tap(e, t, y, "post_attention", OX_FLOAT, 2, hdims);
+    return y;
+}
+
+/* per-expert tensor x [E, S, n] -> [S, k, n] for the selected experts idx [S, k] */
+static int select_experts(ex *e, const char *prefix, int x, int idx, int64_t n) {
+    char nm[NAME_MAX_LEN];
+    name_of(nm, prefix, "transpose");
+    x = transpose(e, nm, x, 3, (int64_t[]){1, 0, 2});
+    name_of(nm, prefix, "indices");
+    int i3 = unsqueeze(e, nm, idx, 2);
+    name_of(nm, prefix, "indices_expand");
+    i3 = op2(e, "Expand", nm, i3, ox_const_i64(e->g, 3, (int64_t[]){e->S, e->k, n}));
+    name_of(nm, prefix, "gather");
+    ox_node *nd = ox_node_new(e->g, "GatherElements", "%s", nm);
+    ox_in(nd, x);
+    ox_in(nd, i3);
+    ox_attr_int(nd, "axis", 1);
+    return ox_out(e->g, nd);
+}
+
+static int moe(ex *e, int l, int x, const taps *t) {
+    const gptoss_block *b = &e->m->blocks[l];
+    char p[64], nm[NAME_MAX_LEN], wn[96];
+    snprintf(p, sizeof p, "/block%d/mlp", l);
+    int64_t S = e->S, H = e->H, E = e->E, K = e->k, I = e->I;
+    int64_t hdims[2] = {S, H}, edims[2] = {S, E}, kdims[2] = {S, K};
+    float limit = e->m->cfg.swiglu_limit;
+
+    snprintf(wn, sizeof wn, "block%d.mlp.norm.scale", l);
+    name_of(nm, p, "norm");
+    int tn = rmsnorm(e, nm, x, vec(e, wn, b->mlp_norm, 1, &H));
+    tap(e, t, tn, "mlp_normed", OX_FLOAT, 2, hdims);
+
+    /* routing: top-k of the gate logits, softmax over the k, scattered over E */
+    const gptoss_mat *wg[1] = {&b->wgate};
+    name_of(nm, p, "gate");
+    snprintf(wn, sizeof wn, "block%d.mlp.gate.weight", l);
+    int w = mat(e, nm, wn, wg, 1);
+    snprintf(wn, sizeof wn, "block%d.mlp.gate.bias", l);
+    int gl = linear(e, nm, tn, w, vec(e, wn, b->bgate, 1, &E));
+    tap(e, t, gl, "mlp_gate_logits", OX_FLOAT, 2, edims);
+    name_of(nm, p, "topk");
+    ox_node *n = ox_node_new(e->g, "TopK", "%s", nm);
+    ox_in(n, gl);
+    ox_in(n, ox_const_i64(e->g, 1, &K));
+    ox_attr_int(n, "axis", -1);
+    ox_attr_int(n, "largest", 1);
+    ox_attr_int(n, "sorted", 1);
+    int top = ox_out(e->g, n), idx = ox_out(e->g, n);
+    tap(e, t, idx, "mlp_expert_indices", OX_INT64, 2, kdims);
+    name_of(nm, p, "softmax");
+    n = ox_node_new(e->g, "Softmax", "%s", nm);
+    ox_in(n, top);
+    ox_attr_int(n, "axis", -1);
+    int wk = ox_out(e->g, n);
+    tap(e, t, wk, "mlp_expert_weights", OX_FLOAT, 2, kdims);
+    float *zeros = calloc((size_t)(S * E), sizeof(float));
+    int z = zeros ? ox_const_f32(e->g, "moe.zeros", 2, edims, zeros) : -1;
+    free(zeros);
+    name_of(nm, p, "scatter");
+    n = ox_node_new(e->g, "ScatterElements", "%s", nm);
+    ox_in(n, z);
+    ox_in(n, idx);
+    ox_in(n, wk);
+    ox_attr_int(n, "axis", 1);
+    int dense = ox_out(e->g, n);
+    tap(e, t, dense, "mlp_dense_gate_weights", OX_FLOAT, 2, edims);
+
+    /* h [E, S, 2I] = t W1[e]^T + b1[e] for every expert */
+    char q[96];
+    snprintf(q, sizeof q, "%s/mlp1/dequant", p);
+    snprintf(wn, sizeof wn, "block%d.mlp.mlp1_weight", l);
+    int w1 = experts(e, q, wn, &b->mlp1);
+    name_of(nm, p, "mlp1/weight_transpose");
+    w1 = transpose(e, nm, w1, 3, (int64_t[]){0, 2, 1});
+    name_of(nm, p, "mlp1/matmul");
+    int h = op2(e, "MatMul", nm, tn, w1);
+    snprintf(wn, sizeof wn, "block%d.mlp.mlp1_bias", l);
+    name_of(nm, p, "mlp1/bias");
+    h = op2(e, "Add", nm, h, vec(e, wn, b->b1, 3, (int64_t[]){E, 1, 2 * I}));
+    if (t->on) {
+        name_of(nm, p, "debug/prelinear");
+        tap(e, t, select_experts(e, nm, h, idx, 2 * I), "mlp_prelinear_outputs", OX_FLOAT, 3,
+            (int64_t[]){S, K, 2 * I});
+    }
+
+    /* clamped SwiGLU: even columns glu, odd columns linear */
+    name_of(nm, p, "swiglu/glu");
+    int glu = slice_last(e, nm, h, 0, 2 * I, 2);
+    name_of(nm, p, "swiglu/linear");
+    int lin = slice_last(e, nm, h, 1, 2 * I, 2);
+    name_of(nm, p, "swiglu/clip_glu");
+    n = ox_node_new(e->g, "Clip", "%s", nm);
+    ox_in(n, glu);
+    ox_in(n, -1);
+    ox_in(n, ox_scalar_f32(e->g, limit));
+    glu = ox_out(e->g, n);
+    name_of(nm, p, "swiglu/clip_linear");
+    n = ox_node_new(e->g, "Clip", "%s", nm);
+    ox_in(n, lin);
+    ox_in(n, ox_scalar_f32(e->g, -limit));
+    ox_in(n, ox_scalar_f32(e->g, limit));
+    lin = ox_out(e->g, n);
+    name_of(nm, p, "swiglu/alpha");
+    int sg = op2(e, "Mul", nm, glu, ox_scalar_f32(e->g, 1.702f));
+    name_of(nm, p, "swiglu/sigmoid");
+    sg = op1(e, "Sigmoid", nm, sg);
+    name_of(nm, p, "swiglu/gated");
+    sg = op2(e, "Mul", nm, glu, sg);
+    name_of(nm, p, "swiglu/linear_plus_one");
+    lin = op2(e, "Add", nm, lin, ox_scalar_f32(e->g, 1.0f));
+    name_of(nm, p, "swiglu/out");
+    int act = op2(e, "Mul", nm, sg, lin);
+    if (t->on) {
+        name_of(nm, p, "debug/activated");
+        tap(e, t, select_experts(e, nm, act, idx, I), "mlp_activated_outputs", OX_FLOAT, 3,
+            (int64_t[]){S, K, I});
+    }
+
+    /* y [E, S, H] = act W2[e]^T + b2[e] */
+    snprintf(q, sizeof q, "%s/mlp2/dequant", p);
+    snprintf(wn, sizeof wn, "block%d.mlp.mlp2_weight", l);
+    int w2 = experts(e, q, wn, &b->mlp2);
+    name_of(nm, p, "mlp2/weight_transpose");
+    w2 = transpose(e, nm, w2, 3, (int64_t[]){0, 2, 1});
+    name_of(nm, p, "mlp2/matmul");
+    int y = op2(e, "MatMul", nm, act, w2);
+    snprintf(wn, sizeof wn, "block%d.mlp.mlp2_bias", l);
+    name_of(nm, p, "mlp2/bias");
+    y = op2(e, "Add", nm, y, vec(e, wn, b->b2, 3, (int64_t[]){E, 1, H}));
+    if (t->on) {
+        name_of(nm, p, "debug/expert_outputs");
+        tap(e, t, select_experts(e, nm, y, idx, H), "mlp_expert_outputs", OX_FLOAT, 3,
+            (int64_t[]){S, K, H});
+    }
+
+    /* sum over experts of weight * output (weight 0 for experts not selected) */
+    name_of(nm, p, "weights_transpose");
+    int dw = transpose(e, nm, dense, 2, (int64_t[]){1, 0});
+    name_of(nm, p, "weights_unsqueeze");
+    dw = unsqueeze(e, nm, dw, 2);
+    name_of(nm, p, "weighted");
+    y = op2(e, "Mul", nm, y, dw);
+    name_of(nm, p, "fuse");
+    int64_t axis0 = 0;
+    n = ox_node_new(e->g, "ReduceSum", "%s", nm);
+    ox_in(n, y);
+    ox_in(n, ox_const_i64(e->g, 1, &axis0));
+    ox_attr_int(n, "keepdims", 0);
+    int fused = ox_out(e->g, n);
+    tap(e, t, fused, "mlp_fused", OX_FLOAT, 2, hdims);
+    name_of(nm, p, "residual");
+    return op2(e, "Add", nm, x, fused);
+}
+
+/* ---- the model --------------------------------------------------------------------------- */
+
+static gptoss_status build(ex *e) {
+    const gptoss_model *m = e->m;
+    int64_t S = e->S, H = e->H, V = e->V;
+    int64_t hdims[2] = {S, H};
+    int ids = ox_input(e->g, "input_ids", OX_INT64, 1, &S);
+    if (make_tables(e)) return gptoss_error(GPTOSS_ERR_NOMEM, "export-onnx: out of memory");
+
+    const gptoss_mat *we[1] = {&m->embedding};
+    ox_part pe = mat_part(e, &m->embedding);
+    int bf16 = m->embedding.dtype == GPTOSS_DT_BF16 && !e->o->float_weights;
+    int emb = ox_weight(e->g, "embedding.weight", bf16 ? OX_BFLOAT16 : OX_FLOAT, 2,
+                        (int64_t[]){m->embedding.rows, m->embedding.cols}, &pe, 1);
+    (void)we;
+    int x = op2(e, "Gather", "/embedding/gather", emb, ids);
+    if (bf16) x = cast(e, "/embedding/cast", x, OX_FLOAT);
+
+    taps dbg = {.on = e->o->emit_block_debug};
+    for (int l = 0; l < m->n_layers; l++) {
+        dbg.l = l;
+        tap(e, &dbg, x, "input", OX_FLOAT, 2, hdims);
+        x = attention(e, l, x, &dbg);
+        x = moe(e, l, x, &dbg);
+        taps hid = {.on = e->o->emit_hidden_states || e->o->emit_block_debug, .l = l};
+        tap(e, &hid, x, "output", OX_FLOAT, 2, hdims);
+    }
+    x = rmsnorm(e, "/final/norm", x, vec(e, "norm.scale", m->norm, 1, &H));
+    dbg.l = -1;
+    tap(e, &dbg, x, "final_normed", OX_FLOAT, 2, hdims);
+    const gptoss_mat *wu[1] = {&m->unembedding};
+    int w = mat(e, "/unembedding", "unembedding.weight", wu, 1);
+    int logits = linear(e, "/unembedding", x, w, -1);
+    ox_output(e->g, logits, "logits", OX_FLOAT, 2, (int64_t[]){S, V});
+    return GPTOSS_OK;
+}
+
+gptoss_status gptoss_export_onnx(const gptoss_model *m, const char *path,
+                                 const gptoss_onnx_options *opts, ox_stats *stats) {
+    gptoss_onnx_options o = *opts;
+    if (!o.sequence_length) o.sequence_length = 32;
+    if (!o.opset) o.opset = GPTOSS_ONNX_DEFAULT_OPSET;
+    if (!o.external_threshold) o.external_threshold = 1024;
+    int ir = gptoss_onnx_ir_version(o.opset);
+    if (!ir)
+        return gptoss_error(GPTOSS_ERR_ARG, "--opset %d: supported opsets are %d to %d", o.opset,
+                            GPTOSS_ONNX_MIN_OPSET, GPTOSS_ONNX_MAX_OPSET);
+    if (o.sequence_length < 1 || o.sequence_length > 1 << 20)
+        return gptoss_error(GPTOSS_ERR_ARG, "--sequence-length %d: out of range", o.sequence_length);
+    const gptoss_config *c = &m->cfg;
+    if (c->head_dim % 2 || c->num_attention_heads % c->num_key_value_heads || c->hidden_size % 32 ||
+        c->intermediate_size % 32)
+        return gptoss_error(GPTOSS_ERR_UNSUPPORTED, "%s: config shapes not exportable", m->dir);
+    ex e = {.m = m, .o = &o, .S = o.sequence_length, .H = c->hidden_size,
+            .nh = c->num_attention_heads, .nkv = c->num_key_value_heads, .d = c->head_dim,
+            .E = c->num_experts, .k = c->experts_per_token, .I = c->intermediate_size,
+            .V = c->vocab_size, .opset = o.opset,
+            .fp4_lo = -1, .fp4_hi = -1, .fp4_scale = -1};
+    e.grp = e.nh / e.nkv;
+    e.g = ox_graph_new();
+    if (!e.g) return gptoss_error(GPTOSS_ERR_NOMEM, "export-onnx: out of memory");
+    gptoss_status st = build(&e);
+    if (st == GPTOSS_OK) {
+        char seq[32], layers[32], doc[256];
+        snprintf(seq, sizeof seq, "%d", o.sequence_length);
+        snprintf(layers, sizeof layers, "%d", m->n_layers);
+        snprintf(doc, sizeof doc,
+                 "GPT-OSS forward pass (%d of %d blocks, %d experts, top-%d), input_ids [%d] -> logits.",
+                 m->n_layers, c->num_hidden_layers, c->num_experts, c->experts_per_token,
+                 o.sequence_length);
+        const char *meta[] = {"gptoss.sequence_length", seq, "gptoss.num_layers", layers,
+                              "gptoss.weights", o.float_weights ? "float" : "packed",
+                              "gptoss.checkpoint_layout", m->layout, NULL};
+        ox_write_options w = {.opset = o.opset, .ir_version = ir, .producer_name = "gptoss",
+                              .producer_version = gptoss_version(), .graph_name = "gpt_oss",
+                              .doc = doc, .external_threshold = o.external_threshold,
+                              .metadata = meta, .progress = o.progress};
+        st = ox_graph_write(e.g, path, &w);
+        if (st == GPTOSS_OK && stats) *stats = *ox_graph_stats(e.g);
+    }
+    ox_graph_free(e.g);
+    return st;
+}

@@ -1,0 +1,39 @@
+/* export.h: writes a loaded GPT-OSS model as an ONNX graph (standard ai.onnx ops only).
+ *
+ * Graph: input `input_ids` int64 [S] -> output `logits` float32 [S, vocab], static S.
+ * Weights are initializers streamed from the mapped checkpoint; large ones go to one
+ * external data file "<out>.data" beside the model (4096-aligned). Two weight modes:
+ *   packed (default): dense matrices keep their stored dtype (BF16, cast in the graph);
+ *                     MXFP4 experts stay packed uint8 and are decoded in the graph
+ *                     (table lookups times a power-of-two scale). Smallest file.
+ *   float:            every weight fp32, experts decoded at export. Simplest graph.
+ * ONNX Runtime folds the casts and decodes once at session creation, so both run the same
+ * fp32 arithmetic. */
+#ifndef GPTOSS_ONNX_EXPORT_H
+#define GPTOSS_ONNX_EXPORT_H
+
+#include "model_internal.h"
+#include "onnx/graph.h"
+
+#define GPTOSS_ONNX_DEFAULT_OPSET 21
+#define GPTOSS_ONNX_MIN_OPSET 17
+#define GPTOSS_ONNX_MAX_OPSET 26
+
+typedef struct gptoss_onnx_options {
+    int sequence_length;        /* S; 0 = 32 */
+    int opset;                  /* 0 = GPTOSS_ONNX_DEFAULT_OPSET */
+    int emit_hidden_states;     /* one output block{i}.output per block */
+    int emit_block_debug;       /* every stage tensor of docs/stages.md */
+    int float_weights;          /* 1 = all weights fp32 (MXFP4 decoded at export) */
+    size_t external_threshold;  /* 0 = 1024 bytes */
+    int progress;               /* progress lines on stderr for long exports */
+} gptoss_onnx_options;
+
+/* Exports the model's blocks in use (gptoss_model_layers). stats may be NULL. */
+gptoss_status gptoss_export_onnx(const gptoss_model *m, const char *path,
+                                 const gptoss_onnx_options *opts, ox_stats *stats);
+
+/* The IR version that goes with an opset (0 if unsupported). */
+int gptoss_onnx_ir_version(int opset);
+
+#endif
