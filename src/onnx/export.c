@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mxfp4.h"
 #include "util.h"
 
 typedef struct ex {
@@ -167,7 +168,7 @@ static int experts(ex *e, const char *prefix, const char *name, const gptoss_mxf
         for (int b = 0; b < 256; b++) {
             lo[b] = gptoss_fp4_values[b & 15];
             hi[b] = gptoss_fp4_values[b >> 4];
-            sc[b] = ldexpf(1.0f, b - 127);
+            sc[b] = mxfp4_scale((uint8_t)b);
         }
         int64_t n256 = 256;
         e->fp4_lo = ox_const_f32(e->g, "mxfp4.low_nibble", 1, &n256, lo);

@@ -2,12 +2,13 @@
 #include "onnx/graph.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "mxfp4.h"
 #include "onnx/pb.h"
 #include "util.h"
 
@@ -159,7 +160,7 @@ static int owned_const(ox_graph *g, char *name, int elem_type, int ndim, const i
     for (int i = 0; i < g->n_inits; i++) {
         ox_init *c = &g->inits[i];
         if (!c->owned || c->elem_type != elem_type || c->ndim != ndim) continue;
-        if (memcmp(c->dims, dims, (size_t)ndim * sizeof *dims)) continue;
+        if (ndim && memcmp(c->dims, dims, (size_t)ndim * sizeof *dims)) continue;
         if (!memcmp(c->owned, vals, c->nbytes)) {
             free(name);
             return c->value;
@@ -346,17 +347,6 @@ static void put(sink *s, const void *p, size_t n) {
     }
 }
 
-static void mxfp4_row(float *out, const uint8_t *blocks, const uint8_t *scales, int64_t cols) {
-    for (int64_t g = 0; g < cols / 32; g++) {
-        float scale = ldexpf(1.0f, (int)scales[g] - 127);
-        for (int j = 0; j < 16; j++) {
-            uint8_t b = blocks[g * 16 + j];
-            out[g * 32 + 2 * j] = gptoss_fp4_values[b & 15] * scale;
-            out[g * 32 + 2 * j + 1] = gptoss_fp4_values[b >> 4] * scale;
-        }
-    }
-}
-
 static int emit_part(sink *s, const ox_part *p) {
     const uint8_t *src = p->src;
     if (p->conv == OX_COPY) {
@@ -381,7 +371,7 @@ static int emit_part(sink *s, const ox_part *p) {
             }
         } else {
             size_t groups = (size_t)(p->cols / 32);
-            mxfp4_row(tmp, src + (size_t)r * groups * 16, p->scales + (size_t)r * groups, p->cols);
+            mxfp4_decode_row(tmp, src + (size_t)r * groups * 16, p->scales + (size_t)r * groups, p->cols);
         }
         put(s, tmp, (size_t)p->cols * sizeof(float));
     }
@@ -530,6 +520,11 @@ gptoss_status ox_graph_write(ox_graph *g, const char *path, const ox_write_optio
     }
     g->stats.external = (size_t)n_ext;
 
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        free(need);
+        return gptoss_error(GPTOSS_ERR_IO, "%s: is a folder", path);
+    }
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     char *location = fmt_name("%s.data", base);
@@ -549,6 +544,12 @@ gptoss_status ox_graph_write(ox_graph *g, const char *path, const ox_write_optio
             ox_init *in = &g->inits[i];
             if (!need[in->value] || !in->external) continue;
             if (pad_to(&s, 4096) || s.done != in->offset || emit_init(&s, in)) s.failed = 1;
+            /* Test hook: pause mid-write so that a test can interrupt the export. */
+            const char *pause = getenv("GPTOSS_EXPORT_TEST_PAUSE");
+            if (pause && in->offset == 0) {
+                fflush(data.f);
+                sleep((unsigned)atoi(pause));
+            }
         }
         if (s.failed || finish_file(data.f)) {
             st = gptoss_error(GPTOSS_ERR_IO, "%s: write failed: %s", data_path, strerror(errno ? errno : EIO));
