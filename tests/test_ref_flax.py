@@ -1,3 +1,4 @@
+# labels: release_only
 """The Flax reference adapter (python/ref_flax.py) against the official torch model.
 
 Builds a small original-layout checkpoint (bf16 weights, MXFP4 experts, a 4-token sliding
