@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""ref_torch: the official GPT-OSS PyTorch reference (PyPI `gpt-oss`, gpt_oss/torch/model.py
+and weights.py), run in fp32 on CPU, dumping every stage of docs/stages.md.
+
+    python python/ref_torch.py --checkpoint DIR --tokens 1,2,3 [--n-valid N]
+        [--max-layers N] --out FILE.safetensors [--mlp-chunk-mb MB] [--verbose]
+
+DIR is a checkpoint in the original layout (config.json + *.safetensors). The model is
+loaded with the reference's own loader (Transformer.from_checkpoint; with --max-layers N
+through a config that declares N layers, so the other blocks are never read), then upcast
+to fp32 as the reference's precision notes prescribe (every stored weight, MXFP4 included,
+is exact in fp32), and run once on the ids.
+
+Where the reference has a module boundary, the stage is that module's own output, taken
+with forward hooks (norms, qkv, out, gate, attention, MLP, blocks, unembedding). Where it
+has none (the q/k/v split, the MoE internals) the stage is recomputed from the module's own
+parameters with the reference's own functions (its rope, sdpa, swiglu), and the recomposed
+module output is checked against the real one, so this adapter cannot drift from the
+reference unnoticed.
+
+--mlp-chunk-mb bounds the memory of the reference MoE, which gathers the weights of the
+selected experts per token (about 400 MB per token in the 20b geometry): the MLP module is
+called on slices of tokens (every op in it is per token).
+"""
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import refdump  # noqa: E402
+
+
+def extra_options(p):
+    p.add_argument("--mlp-chunk-mb", type=int, default=1024,
+                   help="bound on the gathered expert weights per MLP call (default 1024)")
+
+
+def load_reference(args):
+    """Transformer.from_checkpoint on the first --max-layers blocks, then fp32."""
+    import torch
+    from gpt_oss.torch.model import Transformer
+
+    cfg_path = os.path.join(args.checkpoint, "config.json")
+    try:
+        with open(cfg_path) as f:
+            cfg = json.load(f)
+    except (OSError, ValueError) as e:
+        refdump.fail(f"{cfg_path}: cannot read: {e}")
+    if "num_hidden_layers" not in cfg:
+        refdump.fail(f"{cfg_path}: not an original-layout config (no num_hidden_layers)")
+    n_layers = cfg["num_hidden_layers"]
+    if args.max_layers:
+        n_layers = min(n_layers, args.max_layers)
+    path, tmp = args.checkpoint, None
+    if n_layers != cfg["num_hidden_layers"]:
+        # The reference loads exactly the blocks its config declares: give it a folder whose
+        # config declares n_layers and whose safetensors are links to the real ones.
+        tmp = tempfile.mkdtemp(prefix="gptoss_ref_torch_")
+        with open(os.path.join(tmp, "config.json"), "w") as f:
+            json.dump(dict(cfg, num_hidden_layers=n_layers), f)
+        for name in os.listdir(args.checkpoint):
+            if name.endswith(".safetensors"):
+                os.symlink(os.path.abspath(os.path.join(args.checkpoint, name)),
+                           os.path.join(tmp, name))
+        path = tmp
+    try:
+        with torch.no_grad():
+            model = Transformer.from_checkpoint(path, device="cpu")
+    except Exception as e:  # the reference's own loader: report its message
+        refdump.fail(f"{args.checkpoint}: the reference loader failed: {type(e).__name__}: {e}")
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return model.to(torch.float32), n_layers
+
+
+class Recorder:
+    """name -> list of tensors (one per call; the MLP may be called on token slices)."""
+
+    def __init__(self):
+        self.parts = {}
+
+    def put(self, name, tensor):
+        self.parts.setdefault(name, []).append(tensor.detach().clone())
+
+    def stages(self):
+        import torch
+
+        return {n: torch.cat(p, dim=0) for n, p in self.parts.items()}
+
+
+def attention_stages(rec, i, attn, x, out):
+    """q/k/v from the qkv module's output, split as AttentionBlock.forward does; recomposes
+    the attention output with the reference's rope + sdpa + out and checks it."""
+    from gpt_oss.torch.model import sdpa
+
+    nh, nkv, d = attn.num_attention_heads, attn.num_key_value_heads, attn.head_dim
+    t = attn.norm.forward(x)
+    qkv = attn.qkv.forward(t)
+    q = qkv[:, : nh * d].contiguous().view(-1, nkv, nh // nkv, d)
+    k = qkv[:, nh * d: (nh + nkv) * d].contiguous().view(-1, nkv, d)
+    v = qkv[:, (nh + nkv) * d: (nh + 2 * nkv) * d].contiguous().view(-1, nkv, d)
+    rec.put(f"block{i}.attn_q", q)
+    rec.put(f"block{i}.attn_k", k)
+    rec.put(f"block{i}.attn_v", v)
+    qr, kr = attn.rope.forward(q, k)
+    o = sdpa(qr, kr, v, attn.sinks, attn.sm_scale, attn.sliding_window)
+    refdump.check_close(f"block{i}.attn", x + attn.out.forward(o), out)
+
+
+def mlp_stages(rec, i, mlp, x, out):
+    """The MoE internals recomputed from MLPBlock's parameters as MLPBlock.forward computes
+    them (its topk, softmax, gathers, einsums and the reference's swiglu); the recomposed
+    output is checked against the module's."""
+    import torch
+    from gpt_oss.torch.model import swiglu
+
+    t = mlp.norm.forward(x)
+    g = mlp.gate.forward(t)
+    experts = torch.topk(g, k=mlp.experts_per_token, dim=-1, sorted=True)
+    weights = torch.nn.functional.softmax(experts.values, dim=1)
+    idx = experts.indices
+    pre = torch.einsum("beck,bk->bec", mlp.mlp1_weight[idx, ...], t) + mlp.mlp1_bias[idx, ...]
+    act = swiglu(pre, limit=mlp.swiglu_limit)
+    y = torch.einsum("beck,bek->bec", mlp.mlp2_weight[idx, ...], act)
+    y += mlp.mlp2_bias[idx, ...]
+    fused = torch.einsum("bec,be->bc", y, weights)
+    refdump.check_close(f"block{i}.mlp", x + fused, out)
+    dense = torch.zeros_like(g).scatter(1, idx, weights)
+    for name, value in [("mlp_expert_indices", idx), ("mlp_expert_weights", weights),
+                        ("mlp_dense_gate_weights", dense), ("mlp_prelinear_outputs", pre),
+                        ("mlp_activated_outputs", act), ("mlp_expert_outputs", y),
+                        ("mlp_fused", fused)]:
+        rec.put(f"block{i}.{name}", value)
+
+
+def token_slices(mlp, n_tokens, max_bytes):
+    """Slices of tokens for which the gathered expert weights stay under max_bytes."""
+    e1, e2 = mlp.mlp1_weight.shape, mlp.mlp2_weight.shape
+    per_token = mlp.experts_per_token * 4 * (e1[1] * e1[2] + e2[1] * e2[2])
+    n = max(1, max_bytes // per_token)
+    return [slice(s, min(s + n, n_tokens)) for s in range(0, n_tokens, n)]
+
+
+def chunk_mlp(rec, i, mlp, max_bytes):
+    """Calls the MLP module's own forward on slices of tokens (every op in it is per token),
+    and takes its internal stages on the same slices."""
+    import torch
+
+    forward = mlp.forward
+
+    def sliced(x):
+        outs = []
+        for s in token_slices(mlp, x.shape[0], max_bytes):
+            out = forward(x[s])
+            mlp_stages(rec, i, mlp, x[s], out)
+            outs.append(out)
+        return torch.cat(outs, dim=0)
+
+    mlp.forward = sliced
+
+
+def install_hooks(model, rec):
+    def output_of(name):
+        return lambda mod, inp, out: rec.put(name, out)
+
+    for i, block in enumerate(model.block):
+        block.register_forward_pre_hook(lambda mod, inp, i=i: rec.put(f"block{i}.input", inp[0]))
+        block.register_forward_hook(output_of(f"block{i}.output"))
+        a, m = block.attn, block.mlp
+        a.norm.register_forward_hook(output_of(f"block{i}.attn_normed"))
+        a.out.register_forward_hook(output_of(f"block{i}.attn_projected"))
+        a.register_forward_hook(output_of(f"block{i}.post_attention"))
+        a.register_forward_hook(lambda mod, inp, out, i=i: attention_stages(rec, i, mod, inp[0], out))
+        m.norm.register_forward_hook(output_of(f"block{i}.mlp_normed"))
+        m.gate.register_forward_hook(output_of(f"block{i}.mlp_gate_logits"))
+    model.norm.register_forward_hook(output_of("final_normed"))
+    model.unembedding.register_forward_hook(output_of("logits"))
+
+
+def main():
+    args = refdump.parse_args("Dump the stages of the official torch reference (fp32, CPU).",
+                              extra_options)
+    try:
+        import torch
+        import gpt_oss.torch.model  # noqa: F401
+    except ImportError as e:
+        refdump.fail(f"ref_torch: the reference is not installed: {e}")
+    model, n_layers = load_reference(args)
+    refdump.note(args, f"ref_torch: loaded {n_layers} blocks in fp32")
+    vocab = model.embedding.weight.shape[0]
+    bad = [t for t in args.tokens if not 0 <= t < vocab]
+    if bad:
+        refdump.fail(f"--tokens: id {bad[0]} out of range 0..{vocab - 1}")
+    rec = Recorder()
+    install_hooks(model, rec)
+    for i, block in enumerate(model.block):
+        chunk_mlp(rec, i, block.mlp, args.mlp_chunk_mb << 20)
+    with torch.inference_mode():
+        logits = model(torch.tensor(args.tokens, dtype=torch.int64))
+    stages = rec.stages()
+    refdump.check_close("logits", stages["logits"], logits, rel=0.0)
+    refdump.write(args, stages, metadata={"reference": "gpt_oss.torch fp32",
+                                          "layers": str(n_layers)})
+    refdump.note(args, f"ref_torch: wrote {len(stages)} stages to {args.out}; self-checks: "
+                       f"recomposed outputs within {refdump.self_check_worst[0]:.3g} (relative)")
+
+
+if __name__ == "__main__":
+    main()
