@@ -3,7 +3,6 @@
  * input, each its own check: a clear one-line error naming the file, never a crash. */
 #include <ftw.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,152 +25,18 @@ static int g_fail;
         }                                                                 \
     } while (0)
 
-/* ---- a tiny geometry ------------------------------------------------------------------ */
+#include "ckpt_fixture.h"
+
+/* ---- a tiny geometry (GEOM_TINY) -------------------------------------------------------- */
 enum { L = 2, E = 4, K = 2, V = 100, H = 64, I = 64, NH = 4, NKV = 2, D = 16 };
 #define QKV ((NH + 2 * NKV) * D)
 
-typedef struct {
-    char name[96];
-    const char *dtype;
-    int ndim;
-    int64_t shape[4];
-} tdesc;
-
-typedef struct {
-    tdesc t[64];
-    int n;
-} tlist;
-
-__attribute__((format(printf, 5, 6)))
-static void add(tlist *l, const char *dtype, int ndim, const int64_t *shape, const char *fmt, ...) {
-    tdesc *d = &l->t[l->n++];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(d->name, sizeof d->name, fmt, ap);
-    va_end(ap);
-    d->dtype = dtype;
-    d->ndim = ndim;
-    memcpy(d->shape, shape, (size_t)ndim * sizeof *shape);
-}
-#define S(...) ((const int64_t[]){__VA_ARGS__})
-
 static void tensors_for(tlist *l, int hf, int layers) {
-    l->n = 0;
-    add(l, "BF16", 2, S(V, H), hf ? "model.embed_tokens.weight" : "embedding.weight");
-    add(l, "BF16", 2, S(V, H), hf ? "lm_head.weight" : "unembedding.weight");
-    add(l, "F32", 1, S(H), hf ? "model.norm.weight" : "norm.scale");
-    for (int b = 0; b < layers; b++) {
-        if (!hf) {
-            add(l, "BF16", 1, S(H), "block.%d.attn.norm.scale", b);
-            add(l, "BF16", 2, S(QKV, H), "block.%d.attn.qkv.weight", b);
-            add(l, "BF16", 1, S(QKV), "block.%d.attn.qkv.bias", b);
-            add(l, "BF16", 1, S(NH), "block.%d.attn.sinks", b);
-            add(l, "BF16", 2, S(H, NH * D), "block.%d.attn.out.weight", b);
-            add(l, "BF16", 1, S(H), "block.%d.attn.out.bias", b);
-            add(l, "BF16", 1, S(H), "block.%d.mlp.norm.scale", b);
-            add(l, "BF16", 2, S(E, H), "block.%d.mlp.gate.weight", b);
-            add(l, "BF16", 1, S(E), "block.%d.mlp.gate.bias", b);
-            add(l, "U8", 4, S(E, 2 * I, H / 32, 16), "block.%d.mlp.mlp1_weight.blocks", b);
-            add(l, "U8", 3, S(E, 2 * I, H / 32), "block.%d.mlp.mlp1_weight.scales", b);
-            add(l, "BF16", 2, S(E, 2 * I), "block.%d.mlp.mlp1_bias", b);
-            add(l, "U8", 4, S(E, H, I / 32, 16), "block.%d.mlp.mlp2_weight.blocks", b);
-            add(l, "U8", 3, S(E, H, I / 32), "block.%d.mlp.mlp2_weight.scales", b);
-            add(l, "BF16", 2, S(E, H), "block.%d.mlp.mlp2_bias", b);
-        } else {
-            const char *p = "model.layers";
-            add(l, "BF16", 1, S(H), "%s.%d.input_layernorm.weight", p, b);
-            add(l, "BF16", 2, S(NH * D, H), "%s.%d.self_attn.q_proj.weight", p, b);
-            add(l, "BF16", 2, S(NKV * D, H), "%s.%d.self_attn.k_proj.weight", p, b);
-            add(l, "BF16", 2, S(NKV * D, H), "%s.%d.self_attn.v_proj.weight", p, b);
-            add(l, "BF16", 1, S(NH * D), "%s.%d.self_attn.q_proj.bias", p, b);
-            add(l, "BF16", 1, S(NKV * D), "%s.%d.self_attn.k_proj.bias", p, b);
-            add(l, "BF16", 1, S(NKV * D), "%s.%d.self_attn.v_proj.bias", p, b);
-            add(l, "BF16", 1, S(NH), "%s.%d.self_attn.sinks", p, b);
-            add(l, "BF16", 2, S(H, NH * D), "%s.%d.self_attn.o_proj.weight", p, b);
-            add(l, "BF16", 1, S(H), "%s.%d.self_attn.o_proj.bias", p, b);
-            add(l, "BF16", 1, S(H), "%s.%d.post_attention_layernorm.weight", p, b);
-            add(l, "BF16", 2, S(E, H), "%s.%d.mlp.router.weight", p, b);
-            add(l, "BF16", 1, S(E), "%s.%d.mlp.router.bias", p, b);
-            add(l, "U8", 4, S(E, 2 * I, H / 32, 16), "%s.%d.mlp.experts.gate_up_proj_blocks", p, b);
-            add(l, "U8", 3, S(E, 2 * I, H / 32), "%s.%d.mlp.experts.gate_up_proj_scales", p, b);
-            add(l, "BF16", 2, S(E, 2 * I), "%s.%d.mlp.experts.gate_up_proj_bias", p, b);
-            add(l, "U8", 4, S(E, H, I / 32, 16), "%s.%d.mlp.experts.down_proj_blocks", p, b);
-            add(l, "U8", 3, S(E, H, I / 32), "%s.%d.mlp.experts.down_proj_scales", p, b);
-            add(l, "BF16", 2, S(E, H), "%s.%d.mlp.experts.down_proj_bias", p, b);
-        }
-    }
+    geom g = GEOM_TINY;
+    g.layers = layers;
+    tensors_for_geom(l, &g, hf);
 }
-
-static tdesc *tfind(tlist *l, const char *name) {
-    for (int i = 0; i < l->n; i++)
-        if (!strcmp(l->t[i].name, name)) return &l->t[i];
-    return NULL;
-}
-
-static void tremove(tlist *l, const char *name) {
-    tdesc *d = tfind(l, name);
-    if (d) *d = l->t[--l->n];
-}
-
-static size_t elem_size(const char *dt) { return !strcmp(dt, "U8") ? 1 : !strcmp(dt, "F32") ? 4 : 2; }
-static size_t tbytes(const tdesc *d) {
-    size_t n = elem_size(d->dtype);
-    for (int i = 0; i < d->ndim; i++) n *= (size_t)d->shape[i];
-    return n;
-}
-
-/* Value of element i of a tensor: BF16/F32 hold (i % 97 + salt) / 64, U8 holds a pattern
- * (scales stay in 120..134 so decoded values are modest). */
-static float fval(size_t i, int salt) { return (float)((int)(i % 97) + salt) / 64.0f; }
-
-static void write_raw(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, n, f) != n) abort();
-    fclose(f);
-}
-
-/* Writes a valid safetensors file holding the tensors of l (salted by name length). */
-static void write_st(const char *path, const tlist *l) {
-    char *hdr = malloc(65536);
-    size_t k = 0, off = 0;
-    k += (size_t)sprintf(hdr + k, "{\"__metadata__\":{\"format\":\"pt\"}");
-    for (int i = 0; i < l->n; i++) {
-        const tdesc *d = &l->t[i];
-        k += (size_t)sprintf(hdr + k, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", d->name, d->dtype);
-        for (int j = 0; j < d->ndim; j++) k += (size_t)sprintf(hdr + k, "%s%lld", j ? "," : "", (long long)d->shape[j]);
-        k += (size_t)sprintf(hdr + k, "],\"data_offsets\":[%zu,%zu]}", off, off + tbytes(d));
-        off += tbytes(d);
-    }
-    hdr[k++] = '}';
-    while ((8 + k) % 8) hdr[k++] = ' ';
-    FILE *f = fopen(path, "wb");
-    if (!f) abort();
-    uint64_t n = k;
-    uint8_t le[8];
-    for (int i = 0; i < 8; i++) le[i] = (uint8_t)(n >> (8 * i));
-    fwrite(le, 1, 8, f);
-    fwrite(hdr, 1, k, f);
-    for (int i = 0; i < l->n; i++) {
-        const tdesc *d = &l->t[i];
-        size_t es = elem_size(d->dtype), cnt = tbytes(d) / es;
-        int salt = (int)strlen(d->name);
-        int is_scale = strstr(d->name, "scales") != NULL;
-        for (size_t j = 0; j < cnt; j++) {
-            if (es == 1) {
-                uint8_t b = is_scale ? (uint8_t)(120 + (j * 7 + (size_t)salt) % 15) : (uint8_t)(j * 31 + (size_t)salt);
-                fputc(b, f);
-            } else if (es == 2) {
-                uint16_t h = f32_to_bf16(fval(j, salt));
-                fwrite(&h, 2, 1, f);
-            } else {
-                float v = fval(j, salt);
-                fwrite(&v, 4, 1, f);
-            }
-        }
-    }
-    fclose(f);
-    free(hdr);
-}
+static void write_st(const char *path, const tlist *l) { write_st_file(path, l, 0); }
 
 static const char *ORIGINAL_CONFIG =
     "{\"num_hidden_layers\": 2, \"num_experts\": 4, \"experts_per_token\": 2, \"vocab_size\": 100,"
@@ -632,7 +497,7 @@ static void check_configs(void) {
     /* through gptoss_model_open: the message names the file */
     char *dir = new_dir();
     write_text(dir, "config.json", config_with(ORIGINAL_CONFIG, "num_hidden_layers", NULL));
-    tlist l;
+    static tlist l;
     tensors_for(&l, 0, L);
     char p[600];
     snprintf(p, sizeof p, "%s/model.safetensors", dir);
@@ -683,6 +548,16 @@ static void check_mxfp4(void) {
         float want = gptoss_fp4_values[code] * (g ? 8.0f : 1.0f);
         CHECK(out[j] == want && signbit(out[j]) == signbit(want), "mxfp4 element %d: %g != %g", j, out[j], want);
     }
+    /* the extreme scales: 0 (2^-127, subnormal) and 255 (2^128: the loader's exact
+     * FP4 x 2^128 rounded, so 0 stays 0 and 0.5 gives 2^127) */
+    uint8_t ext[2] = {0, 255};
+    mxfp4_decode_row(out, blocks, ext, 64);
+    for (int j = 0; j < 64; j++) {
+        int g = j / 32, byte = blocks[g * 16 + (j % 32) / 2];
+        float want = ldexpf(gptoss_fp4_values[j % 2 ? byte >> 4 : byte & 15], g ? 128 : -127);
+        CHECK(memcmp(&out[j], &want, 4) == 0, "mxfp4 extreme scale, element %d: %g != %g", j, out[j], want);
+    }
+    CHECK(ldexpf(0.5f, 128) == ldexpf(1.0f, 127) && ldexpf(0.0f, 128) == 0.0f, "libm ldexpf");
     CHECK(mxfp4_scale(0) == ldexpf(1.0f, -127) && mxfp4_scale(0) > 0, "scale 0 is 2^-127");
     CHECK(isinf(mxfp4_scale(255)), "scale 255 is inf");
     printf("ok: mxfp4 reference decoder\n");
