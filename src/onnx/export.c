@@ -33,7 +33,7 @@ typedef struct ex {
     int opset;
     /* shared constants (value ids, created on first use) */
     int rope_cos, rope_sin, mask_causal, mask_sliding;
-    int fp4_lo, fp4_hi, fp4_scale;
+    int fp4_pairs, fp4_scale;
 } ex;
 
 #define NAME_MAX_LEN 160
@@ -81,9 +81,8 @@ static int cast(ex *e, const char *name, int x, int to) {
     return ox_out(e->g, n);
 }
 
-/* Slice along the last axis: [start, end) with step. */
-static int slice_last(ex *e, const char *name, int x, int64_t start, int64_t end, int64_t step) {
-    int64_t axis = -1;
+/* Slice along one axis: [start, end) with step. */
+static int slice_axis(ex *e, const char *name, int x, int64_t axis, int64_t start, int64_t end, int64_t step) {
     ox_node *n = ox_node_new(e->g, "Slice", "%s", name);
     ox_in(n, x);
     ox_in(n, ox_const_i64(e->g, 1, &start));
@@ -162,44 +161,28 @@ static int experts(ex *e, const char *prefix, const char *name, const gptoss_mxf
     int blocks = ox_weight(e->g, full, OX_UINT8, 4, bdims, &pb, 1);
     snprintf(full, sizeof full, "%s.scales", name);
     int scales = ox_weight(e->g, full, OX_UINT8, 3, sdims, &ps, 1);
-    if (e->fp4_lo < 0) {
-        /* byte -> value of its low / high nibble; scale byte -> 2^(byte - 127) */
-        float lo[256], hi[256], sc[256];
-        for (int b = 0; b < 256; b++) {
-            lo[b] = gptoss_fp4_values[b & 15];
-            hi[b] = gptoss_fp4_values[b >> 4];
-            sc[b] = mxfp4_scale((uint8_t)b);
+    if (e->fp4_pairs < 0) {
+        /* byte -> the values of its low and high nibble; scale byte -> 2^(byte - 127) */
+        float pairs[256][2], sc[256];
+        for (int v = 0; v < 256; v++) {
+            pairs[v][0] = gptoss_fp4_values[v & 15];
+            pairs[v][1] = gptoss_fp4_values[v >> 4];
+            sc[v] = mxfp4_scale((uint8_t)v);
         }
-        int64_t n256 = 256;
-        e->fp4_lo = ox_const_f32(e->g, "mxfp4.low_nibble", 1, &n256, lo);
-        e->fp4_hi = ox_const_f32(e->g, "mxfp4.high_nibble", 1, &n256, hi);
-        e->fp4_scale = ox_const_f32(e->g, "mxfp4.scale", 1, &n256, sc);
+        int64_t pdims[2] = {256, 2}, n256 = 256;
+        e->fp4_pairs = ox_const_f32(e->g, "mxfp4.nibble_values", 2, pdims, &pairs[0][0]);
+        e->fp4_scale = ox_const_f32(e->g, "mxfp4.scale_values", 1, &n256, sc);
     }
     name_of(nm, prefix, "codes");
     int codes = cast(e, nm, blocks, OX_INT32);
-    name_of(nm, prefix, "low");
-    int lo = op2(e, "Gather", nm, e->fp4_lo, codes);
-    name_of(nm, prefix, "high");
-    int hi = op2(e, "Gather", nm, e->fp4_hi, codes);
-    name_of(nm, prefix, "low_unsqueeze");
-    lo = unsqueeze(e, nm, lo, -1);
-    name_of(nm, prefix, "high_unsqueeze");
-    hi = unsqueeze(e, nm, hi, -1);
-    name_of(nm, prefix, "interleave");
-    ox_node *n = ox_node_new(e->g, "Concat", "%s", nm);
-    ox_in(n, lo);
-    ox_in(n, hi);
-    ox_attr_int(n, "axis", -1);
-    int vals = ox_out(e->g, n); /* [E, R, G, 16, 2] */
-    name_of(nm, prefix, "values");
-    int64_t vdims[4] = {q->n_experts, q->rows, G, 32};
-    vals = reshape(e, nm, vals, 4, vdims);
+    name_of(nm, prefix, "nibbles");
+    int vals = op2(e, "Gather", nm, e->fp4_pairs, codes); /* [E, R, G, 16, 2] */
     name_of(nm, prefix, "exponents");
     int ex_ = cast(e, nm, scales, OX_INT32);
-    name_of(nm, prefix, "scale");
+    name_of(nm, prefix, "scales");
     int sc = op2(e, "Gather", nm, e->fp4_scale, ex_);
-    name_of(nm, prefix, "scale_unsqueeze");
-    sc = unsqueeze(e, nm, sc, -1);
+    name_of(nm, prefix, "scales_reshape");
+    sc = reshape(e, nm, sc, 5, (int64_t[]){q->n_experts, q->rows, G, 1, 1});
     name_of(nm, prefix, "scaled");
     vals = op2(e, "Mul", nm, vals, sc);
     name_of(nm, prefix, "weight");
@@ -425,7 +408,7 @@ static int attention(ex *e, int l, int x, const taps *t) {
     ox_attr_int(n, "axis", -1);
     s = ox_out(e->g, n);
     name_of(nm, p, "drop_sinks");
-    s = slice_last(e, nm, s, 0, S, 1);
+    s = slice_axis(e, nm, s, -1, 0, S, 1);
 
     /* o [nkv, g, S, d] = probs v -> [S, nh*d] head-major */
     name_of(nm, p, "v_transpose");
@@ -452,11 +435,11 @@ static int attention(ex *e, int l, int x, const taps *t) {
     return y;
 }
 
-/* per-expert tensor x [E, S, n] -> [S, k, n] for the selected experts idx [S, k] */
+/* per-expert tensor x [E, n, S] -> [S, k, n] for the selected experts idx [S, k] */
 static int select_experts(ex *e, const char *prefix, int x, int idx, int64_t n) {
     char nm[NAME_MAX_LEN];
     name_of(nm, prefix, "transpose");
-    x = transpose(e, nm, x, 3, (int64_t[]){1, 0, 2});
+    x = transpose(e, nm, x, 3, (int64_t[]){2, 0, 1});
     name_of(nm, prefix, "indices");
     int i3 = unsqueeze(e, nm, idx, 2);
     name_of(nm, prefix, "indices_expand");
@@ -517,18 +500,19 @@ static int moe(ex *e, int l, int x, const taps *t) {
     int dense = ox_out(e->g, n);
     tap(e, t, dense, "mlp_dense_gate_weights", OX_FLOAT, 2, edims);
 
-    /* h [E, S, 2I] = t W1[e]^T + b1[e] for every expert */
+    /* Every expert on every token, weights as stored ([out, in]), tokens as columns:
+     * h [E, 2I, S] = W1[e] t^T + b1[e] */
+    name_of(nm, p, "tokens_transpose");
+    int tt = transpose(e, nm, tn, 2, (int64_t[]){1, 0});
     char q[96];
     snprintf(q, sizeof q, "%s/mlp1/dequant", p);
     snprintf(wn, sizeof wn, "block%d.mlp.mlp1_weight", l);
     int w1 = experts(e, q, wn, &b->mlp1);
-    name_of(nm, p, "mlp1/weight_transpose");
-    w1 = transpose(e, nm, w1, 3, (int64_t[]){0, 2, 1});
     name_of(nm, p, "mlp1/matmul");
-    int h = op2(e, "MatMul", nm, tn, w1);
+    int h = op2(e, "MatMul", nm, w1, tt);
     snprintf(wn, sizeof wn, "block%d.mlp.mlp1_bias", l);
     name_of(nm, p, "mlp1/bias");
-    h = op2(e, "Add", nm, h, vec(e, wn, b->b1, 3, (int64_t[]){E, 1, 2 * I}));
+    h = op2(e, "Add", nm, h, vec(e, wn, b->b1, 3, (int64_t[]){E, 2 * I, 1}));
     if (t->on) {
         name_of(nm, p, "debug/prelinear");
         tap(e, t, select_experts(e, nm, h, idx, 2 * I), "mlp_prelinear_outputs", OX_FLOAT, 3,
@@ -537,9 +521,9 @@ static int moe(ex *e, int l, int x, const taps *t) {
 
     /* clamped SwiGLU: even columns glu, odd columns linear */
     name_of(nm, p, "swiglu/glu");
-    int glu = slice_last(e, nm, h, 0, 2 * I, 2);
+    int glu = slice_axis(e, nm, h, 1, 0, 2 * I, 2);
     name_of(nm, p, "swiglu/linear");
-    int lin = slice_last(e, nm, h, 1, 2 * I, 2);
+    int lin = slice_axis(e, nm, h, 1, 1, 2 * I, 2);
     name_of(nm, p, "swiglu/clip_glu");
     n = ox_node_new(e->g, "Clip", "%s", nm);
     ox_in(n, glu);
@@ -568,17 +552,15 @@ static int moe(ex *e, int l, int x, const taps *t) {
             (int64_t[]){S, K, I});
     }
 
-    /* y [E, S, H] = act W2[e]^T + b2[e] */
+    /* y [E, H, S] = W2[e] act + b2[e] */
     snprintf(q, sizeof q, "%s/mlp2/dequant", p);
     snprintf(wn, sizeof wn, "block%d.mlp.mlp2_weight", l);
     int w2 = experts(e, q, wn, &b->mlp2);
-    name_of(nm, p, "mlp2/weight_transpose");
-    w2 = transpose(e, nm, w2, 3, (int64_t[]){0, 2, 1});
     name_of(nm, p, "mlp2/matmul");
-    int y = op2(e, "MatMul", nm, act, w2);
+    int y = op2(e, "MatMul", nm, w2, act);
     snprintf(wn, sizeof wn, "block%d.mlp.mlp2_bias", l);
     name_of(nm, p, "mlp2/bias");
-    y = op2(e, "Add", nm, y, vec(e, wn, b->b2, 3, (int64_t[]){E, 1, H}));
+    y = op2(e, "Add", nm, y, vec(e, wn, b->b2, 3, (int64_t[]){E, H, 1}));
     if (t->on) {
         name_of(nm, p, "debug/expert_outputs");
         tap(e, t, select_experts(e, nm, y, idx, H), "mlp_expert_outputs", OX_FLOAT, 3,
@@ -588,17 +570,19 @@ static int moe(ex *e, int l, int x, const taps *t) {
     /* sum over experts of weight * output (weight 0 for experts not selected) */
     name_of(nm, p, "weights_transpose");
     int dw = transpose(e, nm, dense, 2, (int64_t[]){1, 0});
-    name_of(nm, p, "weights_unsqueeze");
-    dw = unsqueeze(e, nm, dw, 2);
+    name_of(nm, p, "weights_reshape");
+    dw = reshape(e, nm, dw, 3, (int64_t[]){E, 1, S});
     name_of(nm, p, "weighted");
     y = op2(e, "Mul", nm, y, dw);
-    name_of(nm, p, "fuse");
+    name_of(nm, p, "sum_experts");
     int64_t axis0 = 0;
     n = ox_node_new(e->g, "ReduceSum", "%s", nm);
     ox_in(n, y);
     ox_in(n, ox_const_i64(e->g, 1, &axis0));
     ox_attr_int(n, "keepdims", 0);
     int fused = ox_out(e->g, n);
+    name_of(nm, p, "fuse");
+    fused = transpose(e, nm, fused, 2, (int64_t[]){1, 0});
     tap(e, t, fused, "mlp_fused", OX_FLOAT, 2, hdims);
     name_of(nm, p, "residual");
     return op2(e, "Add", nm, x, fused);
@@ -661,7 +645,7 @@ gptoss_status gptoss_export_onnx(const gptoss_model *m, const char *path,
             .nh = c->num_attention_heads, .nkv = c->num_key_value_heads, .d = c->head_dim,
             .E = c->num_experts, .k = c->experts_per_token, .I = c->intermediate_size,
             .V = c->vocab_size, .opset = o.opset,
-            .fp4_lo = -1, .fp4_hi = -1, .fp4_scale = -1};
+            .fp4_pairs = -1, .fp4_scale = -1};
     e.grp = e.nh / e.nkv;
     e.g = ox_graph_new();
     if (!e.g) return gptoss_error(GPTOSS_ERR_NOMEM, "export-onnx: out of memory");
