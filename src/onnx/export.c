@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mxfp4.h"
 #include "util.h"
 
 typedef struct ex {
@@ -162,12 +161,15 @@ static int experts(ex *e, const char *prefix, const char *name, const gptoss_mxf
     snprintf(full, sizeof full, "%s.scales", name);
     int scales = ox_weight(e->g, full, OX_UINT8, 3, sdims, &ps, 1);
     if (e->fp4_pairs < 0) {
-        /* byte -> the values of its low and high nibble; scale byte -> 2^(byte - 127) */
+        /* byte -> 2x the values of its low and high nibble; scale byte -> 2^(byte - 128).
+         * The product is FP4 * 2^(scale - 127), exact for every scale 0..254 as in the
+         * official loader, and for 255 (where 2^128 is not a float) it rounds as the loader
+         * does: 0 stays 0, +-0.5 gives +-2^127, larger values +-inf. */
         float pairs[256][2], sc[256];
         for (int v = 0; v < 256; v++) {
-            pairs[v][0] = gptoss_fp4_values[v & 15];
-            pairs[v][1] = gptoss_fp4_values[v >> 4];
-            sc[v] = mxfp4_scale((uint8_t)v);
+            pairs[v][0] = 2.0f * gptoss_fp4_values[v & 15];
+            pairs[v][1] = 2.0f * gptoss_fp4_values[v >> 4];
+            sc[v] = ldexpf(1.0f, v - 128);
         }
         int64_t pdims[2] = {256, 2}, n256 = 256;
         e->fp4_pairs = ox_const_f32(e->g, "mxfp4.nibble_values", 2, pdims, &pairs[0][0]);
