@@ -1,0 +1,63 @@
+/* kernels.h: the hot loops of the forward pass, one implementation per instruction set
+ * (portable C, AVX2+FMA, AVX-512), chosen at run time.
+ *
+ * Every kernel computes, for tokens t in [0, T) and output rows o in [o0, o1):
+ *
+ *     y[t*ldy + o] = bias[o] + sum_i W[o][i] * x[t*ldx + i]      (bias may be NULL)
+ *
+ * with W stored [out, in] as in the checkpoint: BF16, F32, or MXFP4 (packed blocks and
+ * scales of one expert, decoded on the fly into registers). Products and sums are fp32.
+ * Each output is computed by the same sequence of operations whatever o0/o1/T are, so the
+ * result never depends on how the caller splits the work between threads.
+ *
+ * MXFP4 kernels read x in a kernel-specific order inside each 32-value block (the order
+ * the nibbles decode in); mxfp4_prepare_x() rewrites one row of x into it. */
+#ifndef GPTOSS_KERNELS_H
+#define GPTOSS_KERNELS_H
+
+#include <stdint.h>
+
+typedef struct gptoss_mm {
+    float *y;
+    int64_t ldy;
+    const float *x;
+    int64_t ldx;
+    int T;
+    int64_t in;
+    const float *bias;
+    /* BF16 / F32: w is [out, in] with row stride ldw (elements).
+     * MXFP4: blocks [out, in/32, 16] and scales [out, in/32] of one expert. */
+    const void *w;
+    int64_t ldw;
+    const uint8_t *scales;
+} gptoss_mm;
+
+typedef struct gptoss_kernels {
+    const char *name; /* "portable", "avx2", "avx512" */
+    void (*matmul_bf16)(const gptoss_mm *m, int64_t o0, int64_t o1);
+    void (*matmul_f32)(const gptoss_mm *m, int64_t o0, int64_t o1);
+    void (*matmul_mxfp4)(const gptoss_mm *m, int64_t o0, int64_t o1);
+    /* xp[0..in) = x[0..in) reordered for matmul_mxfp4 (in a multiple of 32). */
+    void (*mxfp4_prepare_x)(float *xp, const float *x, int64_t in);
+} gptoss_kernels;
+
+extern const gptoss_kernels gptoss_kernels_portable;
+extern const gptoss_kernels gptoss_kernels_avx2;
+extern const gptoss_kernels gptoss_kernels_avx512;
+
+/* The kernels named (NULL if unknown or this CPU lacks the instructions). */
+const gptoss_kernels *gptoss_kernels_by_name(const char *name);
+/* The best this CPU runs, or the one GPTOSS_KERNELS names (portable|avx2|avx512). NULL,
+ * with an error set, when GPTOSS_KERNELS names an unknown or unsupported set. */
+const gptoss_kernels *gptoss_kernels_select(void);
+
+/* The value of every MXFP4 weight scale byte s: 2^(s - 127) as the reference computes it
+ * (fp32; s = 255 gives +inf as torch.ldexp does). */
+extern const float gptoss_e8m0_table[256];
+
+/* Bytes 2 and 3 (little-endian) of the fp32 value of each FP4 code: an FP4 value has at
+ * most 2 mantissa bits, so its fp32 bytes 0 and 1 are zero. */
+extern const uint8_t gptoss_fp4_byte2[16];
+extern const uint8_t gptoss_fp4_byte3[16];
+
+#endif

@@ -1,0 +1,173 @@
+/* matmul_avx2.c: the kernels for AVX2 + FMA (compiled with -mavx2 -mfma). See kernels.h.
+ *
+ * Dense (BF16/F32) kernels work on tiles of R weight rows x C tokens: each weight vector
+ * is loaded (and widened from bf16) once and used for C tokens; each (row, token) output
+ * owns one 8-lane accumulator, reduced at the end in a fixed order.
+ *
+ * The MXFP4 kernel decodes a 32-value block straight into four 8-float registers: two
+ * byte shuffles turn each 4-bit code into the two high bytes of its fp32 value (FP4
+ * values have at most 2 mantissa bits, so the low two bytes are zero), two unpacks place
+ * them, and one multiply applies the block's power-of-two scale (exact). The decoded
+ * lanes hold the values in the order {0,2,4,6,1,3,5,7} within each group of 8, which
+ * prepare_x() applies to x once per token. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels.h"
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)) */
+ALWAYS_INLINE float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+ALWAYS_INLINE __m256 load_w(const void *w, int64_t i, int bf16) {
+    if (bf16) {
+        __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + i));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+    return _mm256_loadu_ps((const float *)w + i);
+}
+
+/* One tile: rows [o, o+R) x tokens [t, t+C). R, C, bf16 are constants after inlining. */
+ALWAYS_INLINE void dense_tile(const gptoss_mm *m, int64_t o, int t, const int R, const int C,
+                              const int bf16) {
+    const size_t esz = bf16 ? 2 : 4;
+    const char *w[4];
+    const float *x[3];
+    __m256 acc[4][3];
+    for (int r = 0; r < R; r++) w[r] = (const char *)m->w + (size_t)((o + r) * m->ldw) * esz;
+    for (int c = 0; c < C; c++) x[c] = m->x + (t + c) * m->ldx;
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();
+    const int64_t n8 = m->in & ~(int64_t)7;
+    for (int64_t i = 0; i < n8; i += 8) {
+        __m256 xv[3];
+        for (int c = 0; c < C; c++) xv[c] = _mm256_loadu_ps(x[c] + i);
+        for (int r = 0; r < R; r++) {
+            __m256 wv = load_w(w[r], i, bf16);
+            for (int c = 0; c < C; c++) acc[r][c] = _mm256_fmadd_ps(wv, xv[c], acc[r][c]);
+        }
+    }
+    if (n8 < m->in) { /* the last < 8 columns, zero-padded (adds exact zeros) */
+        int n = (int)(m->in - n8);
+        for (int r = 0; r < R; r++) {
+            _Alignas(32) uint8_t wb[32] = {0};
+            memcpy(wb, w[r] + (size_t)n8 * esz, (size_t)n * esz);
+            __m256 wv = load_w(wb, 0, bf16);
+            for (int c = 0; c < C; c++) {
+                _Alignas(32) float xb[8] = {0};
+                memcpy(xb, x[c] + n8, (size_t)n * 4);
+                acc[r][c] = _mm256_fmadd_ps(wv, _mm256_load_ps(xb), acc[r][c]);
+            }
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) {
+            float s = hsum(acc[r][c]);
+            m->y[(t + c) * m->ldy + o + r] = m->bias ? s + m->bias[o + r] : s;
+        }
+}
+
+ALWAYS_INLINE void dense_rows(const gptoss_mm *m, int64_t o, const int R, const int bf16) {
+    int t = 0;
+    for (; t + 3 <= m->T; t += 3) dense_tile(m, o, t, R, 3, bf16);
+    if (m->T - t == 2) dense_tile(m, o, t, R, 2, bf16);
+    if (m->T - t == 1) dense_tile(m, o, t, R, 1, bf16);
+}
+
+static void matmul_bf16(const gptoss_mm *m, int64_t o0, int64_t o1) {
+    int64_t o = o0;
+    for (; o + 4 <= o1; o += 4) dense_rows(m, o, 4, 1);
+    for (; o < o1; o++) dense_rows(m, o, 1, 1);
+}
+
+static void matmul_f32(const gptoss_mm *m, int64_t o0, int64_t o1) {
+    int64_t o = o0;
+    for (; o + 4 <= o1; o += 4) dense_rows(m, o, 4, 0);
+    for (; o < o1; o++) dense_rows(m, o, 1, 0);
+}
+
+/* ---- MXFP4 ---------------------------------------------------------------------------- */
+
+ALWAYS_INLINE void decode_block(const uint8_t *b, __m256 scale, __m256i lut2, __m256i lut3,
+                                __m256 out[4]) {
+    __m128i q = _mm_loadu_si128((const __m128i *)b);
+    __m256i codes = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
+    codes = _mm256_and_si256(codes, _mm256_set1_epi8(0x0F));
+    __m256i b2 = _mm256_shuffle_epi8(lut2, codes);
+    __m256i b3 = _mm256_shuffle_epi8(lut3, codes);
+    __m256i lo = _mm256_unpacklo_epi8(b2, b3); /* 16-bit high halves, values 0..15 */
+    __m256i hi = _mm256_unpackhi_epi8(b2, b3); /* values 16..31 */
+    __m256i z = _mm256_setzero_si256();
+    out[0] = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(z, lo)), scale);
+    out[1] = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(z, lo)), scale);
+    out[2] = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(z, hi)), scale);
+    out[3] = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(z, hi)), scale);
+}
+
+/* One row o x tokens [t, t+C), two accumulators per token. */
+ALWAYS_INLINE void mxfp4_tile(const gptoss_mm *m, int64_t o, int t, const int C, __m256i lut2,
+                              __m256i lut3) {
+    const int64_t nb = m->in / 32;
+    const uint8_t *blocks = (const uint8_t *)m->w + o * nb * 16;
+    const uint8_t *scales = m->scales + o * nb;
+    const float *x[4];
+    __m256 a0[4], a1[4];
+    for (int c = 0; c < C; c++) {
+        x[c] = m->x + (t + c) * m->ldx;
+        a0[c] = _mm256_setzero_ps();
+        a1[c] = _mm256_setzero_ps();
+    }
+    for (int64_t g = 0; g < nb; g++) {
+        __m256 w[4];
+        decode_block(blocks + g * 16, _mm256_broadcast_ss(&gptoss_e8m0_table[scales[g]]), lut2,
+                     lut3, w);
+        for (int c = 0; c < C; c++) {
+            const float *xb = x[c] + g * 32;
+            a0[c] = _mm256_fmadd_ps(w[0], _mm256_loadu_ps(xb), a0[c]);
+            a1[c] = _mm256_fmadd_ps(w[1], _mm256_loadu_ps(xb + 8), a1[c]);
+            a0[c] = _mm256_fmadd_ps(w[2], _mm256_loadu_ps(xb + 16), a0[c]);
+            a1[c] = _mm256_fmadd_ps(w[3], _mm256_loadu_ps(xb + 24), a1[c]);
+        }
+    }
+    for (int c = 0; c < C; c++) {
+        float s = hsum(_mm256_add_ps(a0[c], a1[c]));
+        m->y[(t + c) * m->ldy + o] = m->bias ? s + m->bias[o] : s;
+    }
+}
+
+static void matmul_mxfp4(const gptoss_mm *m, int64_t o0, int64_t o1) {
+    const __m256i lut2 =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)gptoss_fp4_byte2));
+    const __m256i lut3 =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)gptoss_fp4_byte3));
+    for (int64_t o = o0; o < o1; o++) {
+        int t = 0;
+        for (; t + 4 <= m->T; t += 4) mxfp4_tile(m, o, t, 4, lut2, lut3);
+        switch (m->T - t) {
+        case 3: mxfp4_tile(m, o, t, 3, lut2, lut3); break;
+        case 2: mxfp4_tile(m, o, t, 2, lut2, lut3); break;
+        case 1: mxfp4_tile(m, o, t, 1, lut2, lut3); break;
+        default: break;
+        }
+    }
+}
+
+static void prepare_x(float *xp, const float *x, int64_t in) {
+    static const int perm[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+    for (int64_t i = 0; i < in; i += 8)
+        for (int p = 0; p < 8; p++) xp[i + p] = x[i + perm[p]];
+}
+
+const gptoss_kernels gptoss_kernels_avx2 = {
+    .name = "avx2",
+    .matmul_bf16 = matmul_bf16,
+    .matmul_f32 = matmul_f32,
+    .matmul_mxfp4 = matmul_mxfp4,
+    .mxfp4_prepare_x = prepare_x,
+};

@@ -1,0 +1,169 @@
+/* matmul_avx512.c: the kernels for AVX-512 F/BW/VL/DQ (compiled with -mavx512*). See
+ * kernels.h and matmul_avx2.c, whose structure this follows with 16-lane registers.
+ *
+ * MXFP4 decoding: the byte shuffles of the AVX2 kernel give the two high bytes of each
+ * value in 256-bit registers; widening the 16-bit halves to 32 bits (and shifting them up)
+ * gives two 16-float registers holding the values {0,2,..,14,1,3,..,15} and
+ * {16,18,..,30,17,19,..,31}, the order prepare_x() gives x. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels.h"
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* Fixed order: halves, then quarters, ..., as for AVX2. */
+ALWAYS_INLINE float hsum16(__m512 v) {
+    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v),
+                             _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+ALWAYS_INLINE __m512 load_w(const void *w, int64_t i, int bf16) {
+    if (bf16) {
+        __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i));
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+    return _mm512_loadu_ps((const float *)w + i);
+}
+
+/* One tile: rows [o, o+R) x tokens [t, t+C). */
+ALWAYS_INLINE void dense_tile(const gptoss_mm *m, int64_t o, int t, const int R, const int C,
+                              const int bf16) {
+    const size_t esz = bf16 ? 2 : 4;
+    const char *w[4];
+    const float *x[4];
+    __m512 acc[4][4];
+    for (int r = 0; r < R; r++) w[r] = (const char *)m->w + (size_t)((o + r) * m->ldw) * esz;
+    for (int c = 0; c < C; c++) x[c] = m->x + (t + c) * m->ldx;
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
+    const int64_t n16 = m->in & ~(int64_t)15;
+    for (int64_t i = 0; i < n16; i += 16) {
+        __m512 xv[4];
+        for (int c = 0; c < C; c++) xv[c] = _mm512_loadu_ps(x[c] + i);
+        for (int r = 0; r < R; r++) {
+            __m512 wv = load_w(w[r], i, bf16);
+            for (int c = 0; c < C; c++) acc[r][c] = _mm512_fmadd_ps(wv, xv[c], acc[r][c]);
+        }
+    }
+    if (n16 < m->in) { /* the last < 16 columns, zero-padded (adds exact zeros) */
+        int n = (int)(m->in - n16);
+        for (int r = 0; r < R; r++) {
+            _Alignas(64) uint8_t wb[64] = {0};
+            memcpy(wb, w[r] + (size_t)n16 * esz, (size_t)n * esz);
+            __m512 wv = load_w(wb, 0, bf16);
+            for (int c = 0; c < C; c++) {
+                _Alignas(64) float xb[16] = {0};
+                memcpy(xb, x[c] + n16, (size_t)n * 4);
+                acc[r][c] = _mm512_fmadd_ps(wv, _mm512_load_ps(xb), acc[r][c]);
+            }
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) {
+            float s = hsum16(acc[r][c]);
+            m->y[(t + c) * m->ldy + o + r] = m->bias ? s + m->bias[o + r] : s;
+        }
+}
+
+ALWAYS_INLINE void dense_rows(const gptoss_mm *m, int64_t o, const int R, const int bf16) {
+    int t = 0;
+    for (; t + 4 <= m->T; t += 4) dense_tile(m, o, t, R, 4, bf16);
+    switch (m->T - t) {
+    case 3: dense_tile(m, o, t, R, 3, bf16); break;
+    case 2: dense_tile(m, o, t, R, 2, bf16); break;
+    case 1: dense_tile(m, o, t, R, 1, bf16); break;
+    default: break;
+    }
+}
+
+static void matmul_bf16(const gptoss_mm *m, int64_t o0, int64_t o1) {
+    int64_t o = o0;
+    for (; o + 4 <= o1; o += 4) dense_rows(m, o, 4, 1);
+    for (; o < o1; o++) dense_rows(m, o, 1, 1);
+}
+
+static void matmul_f32(const gptoss_mm *m, int64_t o0, int64_t o1) {
+    int64_t o = o0;
+    for (; o + 4 <= o1; o += 4) dense_rows(m, o, 4, 0);
+    for (; o < o1; o++) dense_rows(m, o, 1, 0);
+}
+
+/* ---- MXFP4 ---------------------------------------------------------------------------- */
+
+ALWAYS_INLINE void decode_block(const uint8_t *b, __m512 scale, __m256i lut2, __m256i lut3,
+                                __m512 out[2]) {
+    __m128i q = _mm_loadu_si128((const __m128i *)b);
+    __m256i codes = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
+    codes = _mm256_and_si256(codes, _mm256_set1_epi8(0x0F));
+    __m256i b2 = _mm256_shuffle_epi8(lut2, codes);
+    __m256i b3 = _mm256_shuffle_epi8(lut3, codes);
+    __m256i lo = _mm256_unpacklo_epi8(b2, b3); /* {0,2,..,14 | 1,3,..,15} */
+    __m256i hi = _mm256_unpackhi_epi8(b2, b3); /* {16,..,30 | 17,..,31} */
+    out[0] = _mm512_mul_ps(
+        _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(lo), 16)), scale);
+    out[1] = _mm512_mul_ps(
+        _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(hi), 16)), scale);
+}
+
+/* One row o x tokens [t, t+C), two accumulators per token. */
+ALWAYS_INLINE void mxfp4_tile(const gptoss_mm *m, int64_t o, int t, const int C, __m256i lut2,
+                              __m256i lut3) {
+    const int64_t nb = m->in / 32;
+    const uint8_t *blocks = (const uint8_t *)m->w + o * nb * 16;
+    const uint8_t *scales = m->scales + o * nb;
+    const float *x[4];
+    __m512 a0[4], a1[4];
+    for (int c = 0; c < C; c++) {
+        x[c] = m->x + (t + c) * m->ldx;
+        a0[c] = _mm512_setzero_ps();
+        a1[c] = _mm512_setzero_ps();
+    }
+    for (int64_t g = 0; g < nb; g++) {
+        __m512 w[2];
+        decode_block(blocks + g * 16, _mm512_set1_ps(gptoss_e8m0_table[scales[g]]), lut2, lut3, w);
+        for (int c = 0; c < C; c++) {
+            const float *xb = x[c] + g * 32;
+            a0[c] = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(xb), a0[c]);
+            a1[c] = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(xb + 16), a1[c]);
+        }
+    }
+    for (int c = 0; c < C; c++) {
+        float s = hsum16(_mm512_add_ps(a0[c], a1[c]));
+        m->y[(t + c) * m->ldy + o] = m->bias ? s + m->bias[o] : s;
+    }
+}
+
+static void matmul_mxfp4(const gptoss_mm *m, int64_t o0, int64_t o1) {
+    const __m256i lut2 =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)gptoss_fp4_byte2));
+    const __m256i lut3 =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)gptoss_fp4_byte3));
+    for (int64_t o = o0; o < o1; o++) {
+        int t = 0;
+        for (; t + 4 <= m->T; t += 4) mxfp4_tile(m, o, t, 4, lut2, lut3);
+        switch (m->T - t) {
+        case 3: mxfp4_tile(m, o, t, 3, lut2, lut3); break;
+        case 2: mxfp4_tile(m, o, t, 2, lut2, lut3); break;
+        case 1: mxfp4_tile(m, o, t, 1, lut2, lut3); break;
+        default: break;
+        }
+    }
+}
+
+static void prepare_x(float *xp, const float *x, int64_t in) {
+    for (int64_t i = 0; i < in; i += 16)
+        for (int p = 0; p < 16; p++) xp[i + p] = x[i + (p < 8 ? 2 * p : 2 * (p - 8) + 1)];
+}
+
+const gptoss_kernels gptoss_kernels_avx512 = {
+    .name = "avx512",
+    .matmul_bf16 = matmul_bf16,
+    .matmul_f32 = matmul_f32,
+    .matmul_mxfp4 = matmul_mxfp4,
+    .mxfp4_prepare_x = prepare_x,
+};

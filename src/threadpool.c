@@ -1,0 +1,122 @@
+/* threadpool.c: see threadpool.h.
+ *
+ * Workers sleep on a condition variable until the generation counter moves, then claim
+ * task indices from a shared atomic counter until none are left. The last thread to
+ * finish its share wakes the caller. */
+#include "threadpool.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "util.h"
+
+struct gptoss_pool {
+    int n_threads; /* including the caller */
+    pthread_t *workers;
+    pthread_mutex_t mu;
+    pthread_cond_t wake, done;
+    uint64_t generation; /* bumped for every run; guarded by mu */
+    int busy;            /* workers still inside the current run; guarded by mu */
+    int quit;
+    /* the current run */
+    gptoss_task_fn fn;
+    void *ctx;
+    int64_t n_tasks;
+    atomic_int_fast64_t next;
+};
+
+static void work(gptoss_pool *p) {
+    for (;;) {
+        int64_t i = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
+        if (i >= p->n_tasks) return;
+        p->fn(p->ctx, i);
+    }
+}
+
+static void *worker_main(void *arg) {
+    gptoss_pool *p = arg;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->quit && p->generation == seen) pthread_cond_wait(&p->wake, &p->mu);
+        if (p->quit) break;
+        seen = p->generation;
+        pthread_mutex_unlock(&p->mu);
+        work(p);
+        pthread_mutex_lock(&p->mu);
+        if (--p->busy == 0) pthread_cond_signal(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+gptoss_pool *gptoss_pool_create(int n_threads) {
+    if (n_threads <= 0) n_threads = gptoss_ncpu();
+    if (n_threads <= 0) n_threads = 1;
+    gptoss_pool *p = calloc(1, sizeof *p);
+    if (!p) {
+        gptoss_error(GPTOSS_ERR_NOMEM, "thread pool: out of memory");
+        return NULL;
+    }
+    p->n_threads = n_threads;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->done, NULL);
+    atomic_init(&p->next, 0);
+    if (n_threads > 1) {
+        p->workers = calloc((size_t)n_threads - 1, sizeof *p->workers);
+        if (!p->workers) {
+            gptoss_pool_destroy(p);
+            gptoss_error(GPTOSS_ERR_NOMEM, "thread pool: out of memory");
+            return NULL;
+        }
+        for (int i = 0; i < n_threads - 1; i++) {
+            if (pthread_create(&p->workers[i], NULL, worker_main, p) != 0) {
+                p->n_threads = i + 1; /* the ones started, plus the caller */
+                gptoss_pool_destroy(p);
+                gptoss_error(GPTOSS_ERR_NOMEM, "thread pool: cannot start %d threads", n_threads);
+                return NULL;
+            }
+        }
+    }
+    return p;
+}
+
+void gptoss_pool_destroy(gptoss_pool *p) {
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    if (p->workers)
+        for (int i = 0; i < p->n_threads - 1; i++) pthread_join(p->workers[i], NULL);
+    free(p->workers);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->done);
+    free(p);
+}
+
+int gptoss_pool_threads(const gptoss_pool *p) { return p->n_threads; }
+
+void gptoss_pool_run(gptoss_pool *p, int64_t n_tasks, gptoss_task_fn fn, void *ctx) {
+    if (n_tasks <= 0) return;
+    if (p->n_threads == 1 || n_tasks == 1) {
+        for (int64_t i = 0; i < n_tasks; i++) fn(ctx, i);
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->fn = fn;
+    p->ctx = ctx;
+    p->n_tasks = n_tasks;
+    atomic_store(&p->next, 0);
+    p->busy = p->n_threads - 1;
+    p->generation++;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    work(p);
+    pthread_mutex_lock(&p->mu);
+    while (p->busy > 0) pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}

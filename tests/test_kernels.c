@@ -1,0 +1,178 @@
+/* test_kernels.c: every kernel set this CPU runs (portable, avx2, avx512) against plain
+ * double-precision reference loops, and the split-independence the forward pass relies on.
+ *
+ * Bound: a dot product of n fp32 products summed in fp32 (in any order, FMA or not) is
+ * within gamma_n * sum|w_i x_i| of the exact value, gamma_n = n*u/(1-n*u), u = 2^-24
+ * (Higham, Accuracy and Stability, 3.1); the weights are exact in fp32 (bf16 widening and
+ * MXFP4 decoding are exact), and the bias adds one more rounding. We allow
+ * (n + 2) * u * (sum|w x| + |bias|) + 1e-30, which is that bound. A wrong weight, a wrong
+ * x position or a dropped block gives errors orders of magnitude larger. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "util.h"
+
+static int failures;
+#define CHECK(cond, ...)                                                                 \
+    do {                                                                                 \
+        if (!(cond)) {                                                                   \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                         \
+            fprintf(stderr, __VA_ARGS__);                                                \
+            fprintf(stderr, "\n");                                                       \
+            if (++failures > 20) exit(1);                                                \
+        }                                                                                \
+    } while (0)
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint32_t next_u32(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 11);
+}
+static float uniform(void) { return (float)(next_u32() % 2000001) / 1000000.0f - 1.0f; }
+
+enum { BF16, F32, MXFP4 };
+static const char *kind_name[] = {"bf16", "f32", "mxfp4"};
+
+/* The weight W[o][i] exactly, from the formula of the format (not the kernels' tables). */
+static double weight(int kind, const void *w, const uint8_t *scales, int64_t in, int64_t o,
+                     int64_t i) {
+    if (kind == BF16) return bf16_to_f32(((const uint16_t *)w)[o * in + i]);
+    if (kind == F32) return ((const float *)w)[o * in + i];
+    static const double fp4[16] = {0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0, -0.5, -1, -1.5, -2, -3, -4, -6};
+    uint8_t byte = ((const uint8_t *)w)[o * (in / 2) + i / 2];
+    int code = (i % 2 == 0) ? (byte & 15) : (byte >> 4);
+    return ldexp(fp4[code], (int)scales[o * (in / 32) + i / 32] - 127);
+}
+
+static void run_case(const gptoss_kernels *k, int kind, int64_t out, int64_t in, int T,
+                     int with_bias) {
+    size_t nw = (size_t)(out * in);
+    void *w = NULL;
+    uint8_t *scales = NULL;
+    if (kind == BF16) {
+        uint16_t *b = malloc(nw * 2);
+        for (size_t i = 0; i < nw; i++) b[i] = f32_to_bf16(uniform());
+        w = b;
+    } else if (kind == F32) {
+        float *f = malloc(nw * 4);
+        for (size_t i = 0; i < nw; i++) f[i] = uniform();
+        w = f;
+    } else {
+        uint8_t *b = malloc(nw / 2);
+        for (size_t i = 0; i < nw / 2; i++) b[i] = (uint8_t)next_u32();
+        scales = malloc(nw / 32);
+        for (size_t i = 0; i < nw / 32; i++) scales[i] = (uint8_t)(127 - 8 + next_u32() % 12);
+        if (nw / 32 > 2) { /* far scales: 2^-127 (a subnormal) and 2^40 */
+            scales[0] = 0;
+            scales[1] = 167;
+        }
+        w = b;
+    }
+    float *bias = malloc((size_t)out * 4);
+    for (int64_t o = 0; o < out; o++) bias[o] = uniform();
+    float *x = malloc((size_t)(T * in) * 4), *xp = malloc((size_t)(T * in) * 4);
+    for (int64_t i = 0; i < T * in; i++) x[i] = uniform();
+    for (int t = 0; t < T; t++) {
+        if (kind == MXFP4) k->mxfp4_prepare_x(xp + t * in, x + t * in, in);
+        else memcpy(xp + t * in, x + t * in, (size_t)in * 4);
+    }
+    float *y = malloc((size_t)(T * out) * 4), *y2 = malloc((size_t)(T * out) * 4);
+    gptoss_mm m = {.y = y, .ldy = out, .x = xp, .ldx = in, .T = T, .in = in,
+                   .bias = with_bias ? bias : NULL, .w = w, .ldw = in, .scales = scales};
+    void (*fn)(const gptoss_mm *, int64_t, int64_t) =
+        kind == BF16 ? k->matmul_bf16 : kind == F32 ? k->matmul_f32 : k->matmul_mxfp4;
+    fn(&m, 0, out);
+
+    double worst = 0;
+    for (int t = 0; t < T; t++)
+        for (int64_t o = 0; o < out; o++) {
+            double exact = with_bias ? bias[o] : 0, mag = with_bias ? fabs(bias[o]) : 0;
+            for (int64_t i = 0; i < in; i++) {
+                double p = weight(kind, w, scales, in, o, i) * x[t * in + i];
+                exact += p;
+                mag += fabs(p);
+            }
+            double err = fabs(y[t * out + o] - exact);
+            double bound = (double)(in + 2) * 0x1p-24 * mag + 1e-30;
+            if (err / bound > worst) worst = err / bound;
+            CHECK(err <= bound, "%s %s out=%lld in=%lld T=%d t=%d o=%lld: %.9g vs %.9g (err %.3g > %.3g)",
+                  k->name, kind_name[kind], (long long)out, (long long)in, T, t, (long long)o,
+                  y[t * out + o], exact, err, bound);
+        }
+
+    /* Any split of rows and tokens gives bit-identical outputs (what makes the logits
+     * independent of the thread count). */
+    memset(y2, 0, (size_t)(T * out) * 4);
+    for (int t0 = 0; t0 < T;) {
+        int nt = 1 + (int)(next_u32() % 3);
+        if (t0 + nt > T) nt = T - t0;
+        for (int64_t o0 = 0; o0 < out;) {
+            int64_t n = 1 + (int64_t)(next_u32() % 6);
+            if (o0 + n > out) n = out - o0;
+            gptoss_mm part = m;
+            part.y = y2 + t0 * out;
+            part.x = xp + t0 * in;
+            part.T = nt;
+            fn(&part, o0, o0 + n);
+            o0 += n;
+        }
+        t0 += nt;
+    }
+    CHECK(!memcmp(y, y2, (size_t)(T * out) * 4), "%s %s out=%lld in=%lld T=%d: split changes bits",
+          k->name, kind_name[kind], (long long)out, (long long)in, T);
+    printf("  %-8s %-5s out=%-3lld in=%-4lld T=%-2d bias=%d  worst err/bound %.3f\n", k->name,
+           kind_name[kind], (long long)out, (long long)in, T, with_bias, worst);
+    free(w);
+    free(scales);
+    free(bias);
+    free(x);
+    free(xp);
+    free(y);
+    free(y2);
+}
+
+int main(void) {
+    const char *names[] = {"portable", "avx2", "avx512"};
+    int ran = 0;
+    for (int n = 0; n < 3; n++) {
+        const gptoss_kernels *k = gptoss_kernels_by_name(names[n]);
+        if (!k) {
+            printf("%s: not supported by this CPU, skipped\n", names[n]);
+            continue;
+        }
+        ran++;
+        static const int Ts[] = {1, 2, 3, 4, 5, 7, 9};
+        static const int64_t dense_in[] = {8, 16, 37, 64, 200, 2880};
+        static const int64_t mx_in[] = {32, 64, 96, 2880};
+        for (size_t a = 0; a < sizeof Ts / sizeof Ts[0]; a++) {
+            for (size_t b = 0; b < sizeof dense_in / sizeof dense_in[0]; b++) {
+                int64_t in = dense_in[b], out = in > 1000 ? 9 : 13;
+                run_case(k, BF16, out, in, Ts[a], (int)(a % 2));
+                run_case(k, F32, out, in, Ts[a], (int)((a + 1) % 2));
+            }
+            for (size_t b = 0; b < sizeof mx_in / sizeof mx_in[0]; b++)
+                run_case(k, MXFP4, mx_in[b] > 1000 ? 7 : 11, mx_in[b], Ts[a], (int)(a % 2));
+        }
+    }
+    /* The selector honours GPTOSS_KERNELS and refuses unknown names. */
+    setenv("GPTOSS_KERNELS", "portable", 1);
+    const gptoss_kernels *sel = gptoss_kernels_select();
+    CHECK(sel && !strcmp(sel->name, "portable"), "GPTOSS_KERNELS=portable not honoured");
+    setenv("GPTOSS_KERNELS", "sse9", 1);
+    CHECK(gptoss_kernels_select() == NULL && strstr(gptoss_last_error(), "sse9"),
+          "unknown GPTOSS_KERNELS accepted");
+    unsetenv("GPTOSS_KERNELS");
+    CHECK(gptoss_kernels_select() != NULL, "no default kernels");
+    CHECK(ran >= 1, "no kernel set ran");
+    if (failures) {
+        fprintf(stderr, "%d failures\n", failures);
+        return 1;
+    }
+    printf("ok: %d kernel sets\n", ran);
+    return 0;
+}
