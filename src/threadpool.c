@@ -11,9 +11,15 @@
 
 #include "util.h"
 
+typedef struct {
+    struct gptoss_pool *pool;
+    int index;
+} worker_arg;
+
 struct gptoss_pool {
     int n_threads; /* including the caller */
     pthread_t *workers;
+    worker_arg *args;
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
     uint64_t generation; /* bumped for every run; guarded by mu */
@@ -26,16 +32,17 @@ struct gptoss_pool {
     atomic_int_fast64_t next;
 };
 
-static void work(gptoss_pool *p) {
+static void work(gptoss_pool *p, int thread) {
     for (;;) {
         int64_t i = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
         if (i >= p->n_tasks) return;
-        p->fn(p->ctx, i);
+        p->fn(p->ctx, i, thread);
     }
 }
 
 static void *worker_main(void *arg) {
-    gptoss_pool *p = arg;
+    gptoss_pool *p = ((worker_arg *)arg)->pool;
+    int thread = ((worker_arg *)arg)->index;
     uint64_t seen = 0;
     pthread_mutex_lock(&p->mu);
     for (;;) {
@@ -43,7 +50,7 @@ static void *worker_main(void *arg) {
         if (p->quit) break;
         seen = p->generation;
         pthread_mutex_unlock(&p->mu);
-        work(p);
+        work(p, thread);
         pthread_mutex_lock(&p->mu);
         if (--p->busy == 0) pthread_cond_signal(&p->done);
     }
@@ -66,13 +73,15 @@ gptoss_pool *gptoss_pool_create(int n_threads) {
     atomic_init(&p->next, 0);
     if (n_threads > 1) {
         p->workers = calloc((size_t)n_threads - 1, sizeof *p->workers);
-        if (!p->workers) {
+        p->args = calloc((size_t)n_threads - 1, sizeof *p->args);
+        if (!p->workers || !p->args) {
             gptoss_pool_destroy(p);
             gptoss_error(GPTOSS_ERR_NOMEM, "thread pool: out of memory");
             return NULL;
         }
         for (int i = 0; i < n_threads - 1; i++) {
-            if (pthread_create(&p->workers[i], NULL, worker_main, p) != 0) {
+            p->args[i] = (worker_arg){p, i + 1};
+            if (pthread_create(&p->workers[i], NULL, worker_main, &p->args[i]) != 0) {
                 p->n_threads = i + 1; /* the ones started, plus the caller */
                 gptoss_pool_destroy(p);
                 gptoss_error(GPTOSS_ERR_NOMEM, "thread pool: cannot start %d threads", n_threads);
@@ -92,6 +101,7 @@ void gptoss_pool_destroy(gptoss_pool *p) {
     if (p->workers)
         for (int i = 0; i < p->n_threads - 1; i++) pthread_join(p->workers[i], NULL);
     free(p->workers);
+    free(p->args);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->done);
@@ -103,7 +113,7 @@ int gptoss_pool_threads(const gptoss_pool *p) { return p->n_threads; }
 void gptoss_pool_run(gptoss_pool *p, int64_t n_tasks, gptoss_task_fn fn, void *ctx) {
     if (n_tasks <= 0) return;
     if (p->n_threads == 1 || n_tasks == 1) {
-        for (int64_t i = 0; i < n_tasks; i++) fn(ctx, i);
+        for (int64_t i = 0; i < n_tasks; i++) fn(ctx, i, 0);
         return;
     }
     pthread_mutex_lock(&p->mu);
@@ -115,7 +125,7 @@ void gptoss_pool_run(gptoss_pool *p, int64_t n_tasks, gptoss_task_fn fn, void *c
     p->generation++;
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
-    work(p);
+    work(p, 0);
     pthread_mutex_lock(&p->mu);
     while (p->busy > 0) pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
