@@ -47,4 +47,10 @@ gptoss_status moe_forward(const gptoss_engine *e, float *x, const float *normed,
                           const gptoss_config *c, const gptoss_block *b, const gptoss_tapper *tp,
                           int layer);
 
+/* Lists every stage tensor gptoss_forward() taps for T tokens, in the order it emits them
+ * (what a streaming writer declares before the forward pass runs). */
+typedef void (*forward_stage_fn)(void *user, const char *name, gptoss_dtype dtype, int ndim,
+                                 const int64_t *shape);
+void forward_stages(const gptoss_model *m, int T, forward_stage_fn fn, void *user);
+
 #endif

@@ -138,3 +138,44 @@ gptoss_status gptoss_forward(gptoss_model *model, const int32_t *tokens, int n_t
     gptoss_pool_destroy(e.pool);
     return st;
 }
+
+void forward_stages(const gptoss_model *m, int T, forward_stage_fn fn, void *user) {
+    const gptoss_config *c = &m->cfg;
+    const int64_t H = c->hidden_size, d = c->head_dim, E = c->num_experts;
+    const int64_t K = c->experts_per_token, I = c->intermediate_size;
+    const int64_t nkv = c->num_key_value_heads, g = c->num_attention_heads / nkv;
+    const struct {
+        const char *name;
+        gptoss_dtype dtype;
+        int64_t shape[4];
+    } stages[] = {
+        {"input", GPTOSS_DT_F32, {T, H}},
+        {"attn_normed", GPTOSS_DT_F32, {T, H}},
+        {"attn_q", GPTOSS_DT_F32, {T, nkv, g, d}},
+        {"attn_k", GPTOSS_DT_F32, {T, nkv, d}},
+        {"attn_v", GPTOSS_DT_F32, {T, nkv, d}},
+        {"attn_projected", GPTOSS_DT_F32, {T, H}},
+        {"post_attention", GPTOSS_DT_F32, {T, H}},
+        {"mlp_normed", GPTOSS_DT_F32, {T, H}},
+        {"mlp_gate_logits", GPTOSS_DT_F32, {T, E}},
+        {"mlp_expert_indices", GPTOSS_DT_I64, {T, K}},
+        {"mlp_expert_weights", GPTOSS_DT_F32, {T, K}},
+        {"mlp_dense_gate_weights", GPTOSS_DT_F32, {T, E}},
+        {"mlp_prelinear_outputs", GPTOSS_DT_F32, {T, K, 2 * I}},
+        {"mlp_activated_outputs", GPTOSS_DT_F32, {T, K, I}},
+        {"mlp_expert_outputs", GPTOSS_DT_F32, {T, K, H}},
+        {"mlp_fused", GPTOSS_DT_F32, {T, H}},
+        {"output", GPTOSS_DT_F32, {T, H}},
+    };
+    char name[96];
+    for (int l = 0; l < m->n_layers; l++)
+        for (size_t s = 0; s < sizeof stages / sizeof stages[0]; s++) {
+            int ndim = 0;
+            while (ndim < 4 && stages[s].shape[ndim] > 0) ndim++;
+            snprintf(name, sizeof name, "block%d.%s", l, stages[s].name);
+            fn(user, name, stages[s].dtype, ndim, stages[s].shape);
+        }
+    const int64_t fin[2] = {T, H}, lg[2] = {T, c->vocab_size};
+    fn(user, "final_normed", GPTOSS_DT_F32, 2, fin);
+    fn(user, "logits", GPTOSS_DT_F32, 2, lg);
+}
