@@ -1,7 +1,7 @@
 /* synth.c: synthetic checkpoints: presets, the tensor plan of both layouts, config files,
  * and the streaming, multi-threaded, atomic writer.
  *
- * Value scales (see synth_plan_original): with RMSNorm'ed inputs of unit size, every
+ * Value scales (see plan_layer): with RMSNorm'ed inputs of unit size, every
  * projection is drawn with std ~ c / sqrt(fan_in), so the presets behave alike whatever
  * their width:
  *   q, k, v          std 1          attention logits std ~ 1.8 (x conc^2), sinks in [-2, 4)
@@ -41,9 +41,9 @@
 const synth_preset synth_presets[] = {
     {"tiny", "2 layers, 4 experts top-2, hidden 64, 4 heads / 2 kv, window 8 (~52 MB)",
      SMALL(2, 4, 2, 64, 4, 2)},
-    {"small", "4 layers, 8 experts top-4, hidden 128, 8 heads / 2 kv, window 8 (~104 MB)",
+    {"small", "4 layers, 8 experts top-4, hidden 128, 8 heads / 2 kv, window 8 (~105 MB)",
      SMALL(4, 8, 4, 128, 8, 2)},
-    {"deep", "24 layers, 32 experts top-4, hidden 64, 4 heads / 2 kv, window 8 (~58 MB)",
+    {"deep", "24 layers, 32 experts top-4, hidden 64, 4 heads / 2 kv, window 8 (~59 MB)",
      SMALL(24, 32, 4, 64, 4, 2)},
     {"20b-2l", "gpt-oss-20b geometry, first 2 layers (~3.3 GB)", GPT_OSS_20B(2)},
     {"20b", "gpt-oss-20b geometry, all 24 layers (~13.8 GB)", GPT_OSS_20B(24)},
