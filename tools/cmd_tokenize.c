@@ -32,12 +32,16 @@ static const char *HELP =
     "Text must be valid UTF-8; invalid input is an error naming the first bad byte.\n"
     "Ids range over 0..201087; any other id is an error.\n";
 
+/* All of standard input, NUL-terminated (the NUL is not counted in *len). */
 static char *read_stdin(size_t *len) {
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
     while (buf) {
-        n += fread(buf + n, 1, cap - n, stdin);
-        if (n < cap) break;
+        n += fread(buf + n, 1, cap - 1 - n, stdin);
+        if (n < cap - 1) {
+            buf[n] = 0;
+            break;
+        }
         char *nb = realloc(buf, cap *= 2);
         if (!nb) free(buf);
         buf = nb;

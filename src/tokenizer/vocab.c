@@ -39,22 +39,40 @@ int32_t vocab_rank(const struct gptoss_tokenizer *t, const uint8_t *p, size_t n)
     }
 }
 
-static void insert(struct gptoss_tokenizer *t, uint32_t rank) {
-    const uint8_t *p = t->blob + t->off[rank];
-    uint64_t h = hash_bytes(p, t->off[rank + 1] - t->off[rank]);
-    uint32_t i = (uint32_t)h & t->mask;
-    while (t->slots[i]) i = (i + 1) & t->mask;
-    t->slots[i] = (h >> 32 << 32) | (rank + 1);
+/* Inserts every ordinary rank. The slots are visited in random order, so the slot of the
+ * rank 16 ahead is prefetched while this one is placed (the table is 4 MB). */
+static gptoss_status build_table(struct gptoss_tokenizer *t) {
+    uint64_t *h = malloc(sizeof(uint64_t) * O200K_N_RANKS);
+    t->mask = (1u << 19) - 1; /* 524288 slots for 199998 ranks: load factor 0.38 */
+    t->slots = calloc((size_t)t->mask + 1, sizeof(uint64_t));
+    if (!h || !t->slots) {
+        free(h);
+        return gptoss_error(GPTOSS_ERR_NOMEM, "tokenizer: out of memory");
+    }
+    for (uint32_t r = 0; r < O200K_N_RANKS; r++)
+        h[r] = hash_bytes(t->blob + t->off[r], t->off[r + 1] - t->off[r]);
+    for (uint32_t r = 0; r < O200K_N_RANKS; r++) {
+        if (r + 16 < O200K_N_RANKS) __builtin_prefetch(&t->slots[h[r + 16] & t->mask], 1);
+        uint32_t i = (uint32_t)h[r] & t->mask;
+        while (t->slots[i]) i = (i + 1) & t->mask;
+        t->slots[i] = (h[r] >> 32 << 32) | (r + 1);
+    }
+    free(h);
+    return GPTOSS_OK;
 }
 
-static inline int b64_digit(char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
+/* base64 digit value + 1 for each byte; 0 = not a base64 digit */
+static const uint8_t B64[256] = {
+    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
+    ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P']
+    = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] =
+    23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30,
+    ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37,
+    ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44,
+    ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50, ['y'] = 51,
+    ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57, ['5'] = 58,
+    ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
+};
 
 /* Decodes base64 s[0..n) (with '=' padding) to out; returns the byte count or -1. */
 static long b64_decode(const char *s, size_t n, uint8_t *out) {
@@ -64,7 +82,7 @@ static long b64_decode(const char *s, size_t n, uint8_t *out) {
     for (size_t i = 0; i < n; i += 4) {
         uint32_t v = 0;
         for (int j = 0; j < 4; j++) {
-            int d = b64_digit(s[i + j]);
+            int d = B64[(uint8_t)s[i + j]] - 1;
             if (d < 0) {
                 if (i + 4 == n && s[i + j] == '=' && j >= 4 - (int)pad) d = 0;
                 else return -1;
@@ -108,7 +126,10 @@ static gptoss_status parse_ranks(struct gptoss_tokenizer *t, const char *path, c
         const char *sp = nl ? memchr(p, ' ', (size_t)(nl - p)) : NULL;
         if (!sp) return gptoss_error(GPTOSS_ERR_FORMAT, "%s: line %d: malformed", path, rank + 1);
         long k = b64_decode(p, (size_t)(sp - p), t->blob + pos);
-        if (k <= 0 || strtol(sp + 1, NULL, 10) != rank)
+        long num = sp + 1 < nl ? 0 : -1;
+        for (const char *d = sp + 1; d < nl && num >= 0; d++)
+            num = (*d >= '0' && *d <= '9' && num < 1000000) ? num * 10 + (*d - '0') : -1;
+        if (k <= 0 || num != rank)
             return gptoss_error(GPTOSS_ERR_FORMAT, "%s: line %d: malformed", path, rank + 1);
         t->off[rank] = pos;
         pos += (uint32_t)k;
@@ -139,11 +160,7 @@ gptoss_status vocab_load(struct gptoss_tokenizer *t, const char *path) {
     gptoss_status st = parse_ranks(t, path, text, len);
     free(text);
     if (st) return st;
-    t->mask = (1u << 19) - 1; /* 524288 slots for 199998 ranks: load factor 0.38 */
-    t->slots = calloc((size_t)t->mask + 1, sizeof(uint64_t));
-    if (!t->slots) return gptoss_error(GPTOSS_ERR_NOMEM, "%s: out of memory", path);
-    for (uint32_t r = 0; r < O200K_N_RANKS; r++) insert(t, r);
-    return GPTOSS_OK;
+    return build_table(t);
 }
 
 void vocab_free(struct gptoss_tokenizer *t) {
