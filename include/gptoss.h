@@ -145,6 +145,76 @@ gptoss_status gptoss_tokenizer_decode(const gptoss_tokenizer *tok, const int32_t
 /* The bytes of one token (not NUL-terminated); NULL for an id out of range. */
 const char *gptoss_tokenizer_token(const gptoss_tokenizer *tok, int32_t id, size_t *len);
 
+/* ---- harmony chat format (as PyPI openai-harmony renders and parses it) --------------
+ * A message is <|start|>{role}[ to={recipient}][<|channel|>{channel}][ {content_type}]
+ * <|message|>{content}<|end|> (<|call|> for an assistant message with a recipient); each
+ * text part is encoded on its own, as harmony does. */
+
+#define GPTOSS_TOKEN_RETURN 200002    /* <|return|>: the reply is complete */
+#define GPTOSS_TOKEN_CONSTRAIN 200003 /* <|constrain|> */
+#define GPTOSS_TOKEN_CHANNEL 200005   /* <|channel|> */
+#define GPTOSS_TOKEN_START 200006     /* <|start|> */
+#define GPTOSS_TOKEN_END 200007       /* <|end|>: end of one message */
+#define GPTOSS_TOKEN_MESSAGE 200008   /* <|message|> */
+#define GPTOSS_TOKEN_CALL 200012      /* <|call|>: a tool call, the reply stops */
+
+/* The system message's content (harmony's SystemContent). NULL fields are left out. */
+typedef struct gptoss_harmony_system {
+    const char *model_identity;   /* "You are ChatGPT, a large language model trained by OpenAI." */
+    const char *knowledge_cutoff; /* "2024-06" */
+    const char *current_date;     /* "2025-06-28" (harmony: conversation_start_date) */
+    const char *reasoning_effort; /* "low" | "medium" | "high" */
+    const char *const *channels;  /* NULL-terminated valid channels; NULL = no channel line */
+    int channel_required;         /* adds "Channel must be included for every message." */
+} gptoss_harmony_system;
+
+/* harmony's SystemContent.new(): the identity above, cutoff 2024-06, effort medium, no date,
+ * channels analysis/commentary/final required. */
+void gptoss_harmony_system_defaults(gptoss_harmony_system *sys);
+
+typedef struct gptoss_harmony_message {
+    const char *role;         /* "system" | "developer" | "user" | "assistant" | "tool" */
+    const char *name;         /* author name; a tool message's tool ("functions.get"); or NULL */
+    const char *recipient;    /* "functions.get" for a tool call; NULL (or "all") = none */
+    const char *channel;      /* "analysis" | "commentary" | "final" | NULL */
+    const char *content_type; /* e.g. "<|constrain|>json"; NULL */
+    /* the content, rendered in this order (each NULL = absent): */
+    const gptoss_harmony_system *system; /* system messages */
+    const char *instructions;            /* developer messages: "# Instructions\n\n..." */
+    const char *text;                    /* plain text */
+} gptoss_harmony_message;
+
+/* Renders messages to ids like openai-harmony's render_conversation (with its default
+ * auto_drop_analysis: when the last assistant message is on the final channel, analysis
+ * messages before the first final message are left out). next_role non-NULL appends
+ * <|start|>{next_role} (render_conversation_for_completion; "assistant" for a prompt). */
+gptoss_status gptoss_harmony_render(const gptoss_tokenizer *tok,
+                                    const gptoss_harmony_message *messages, size_t n_messages,
+                                    const char *next_role, int32_t **ids, size_t *n_ids);
+
+/* A parsed message; every string malloc'ed, NUL-terminated, NULL when absent. */
+typedef struct gptoss_harmony_parsed {
+    char *role, *name, *recipient, *channel, *content_type;
+    char *content; /* UTF-8; invalid byte sequences become U+FFFD */
+} gptoss_harmony_parsed;
+
+typedef struct gptoss_harmony_parse_result {
+    gptoss_harmony_parsed *messages;
+    size_t n_messages;
+    int32_t stop_token; /* GPTOSS_TOKEN_RETURN or GPTOSS_TOKEN_CALL, or -1: ids ran out */
+    size_t n_used;      /* ids consumed, the stop token included */
+} gptoss_harmony_parse_result;
+
+/* Parses generated ids back into messages (openai-harmony's
+ * parse_messages_from_completion_tokens, strict): role non-NULL = the ids continue a
+ * prompt that ended in <|start|>{role}; NULL = they begin with <|start|>. Stops after
+ * <|return|> or <|call|>; a message cut off by the end of ids keeps what it has; a header
+ * cut off is an error. */
+gptoss_status gptoss_harmony_parse(const gptoss_tokenizer *tok, const int32_t *ids,
+                                   size_t n_ids, const char *role,
+                                   gptoss_harmony_parse_result *out);
+void gptoss_harmony_parse_free(gptoss_harmony_parse_result *result);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,11 +7,14 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "harmony_json.h"
 
 static const char *HELP =
     "usage: gptoss tokenize [--json] [--allow-special] [--vocab FILE] [TEXT | -]\n"
     "       gptoss tokenize --decode IDS [--json] [--vocab FILE]\n"
     "       gptoss tokenize --jsonl [--allow-special] [--vocab FILE] < LINES\n"
+    "       gptoss tokenize --chat [--json] [--role ROLE|none] [--vocab FILE] [JSON | -]\n"
+    "       gptoss tokenize --parse IDS [--role ROLE|none] [--vocab FILE]\n"
     "\n"
     "Encodes TEXT (or, with '-', standard input read byte for byte, nothing stripped) with\n"
     "the o200k_harmony tokenizer of GPT-OSS, exactly as tiktoken does, and prints one line\n"
@@ -28,6 +31,28 @@ static const char *HELP =
     "                   string; prints one line per input line, the JSON array of its ids\n"
     "  --vocab FILE     the o200k_base.tiktoken ranks (default: the vendored data/ copy;\n"
     "                   its SHA-256 is checked either way)\n"
+    "\n"
+    "Harmony chat format (as PyPI openai-harmony renders and parses it):\n"
+    "  --chat           the argument (or '-': standard input) is a conversation in JSON,\n"
+    "                   openai-harmony's Conversation.to_json() or its messages array; a\n"
+    "                   content may be a plain string. Example:\n"
+    "                     [{\"role\": \"system\", \"content\": {\"type\": \"system_content\",\n"
+    "                       \"reasoning_effort\": \"high\", \"conversation_start_date\": \"2025-06-28\"}},\n"
+    "                      {\"role\": \"developer\", \"content\": {\"type\": \"developer_content\",\n"
+    "                       \"instructions\": \"Answer briefly.\"}},\n"
+    "                      {\"role\": \"user\", \"content\": \"What is 2+2?\"},\n"
+    "                      {\"role\": \"assistant\", \"channel\": \"final\", \"content\": \"4\"}]\n"
+    "                   system_content keys left out take harmony's defaults (identity,\n"
+    "                   knowledge cutoff 2024-06, reasoning medium, channels analysis/\n"
+    "                   commentary/final); keys set to null are left out. Prints the ids\n"
+    "                   of the rendering, a completion prompt ending in <|start|>ROLE.\n"
+    "  --role ROLE      --chat: the role of the turn to complete (default assistant; none:\n"
+    "                   render the conversation only). --parse: the role whose header the\n"
+    "                   ids continue (default assistant; none: they begin with <|start|>)\n"
+    "  --parse IDS      parse generated ids ('-': from standard input) into messages, up to\n"
+    "                   <|return|> or <|call|>; prints {\"messages\": [{\"role\", \"channel\",\n"
+    "                   \"recipient\", \"content_type\", \"content\"}], \"stop\": id or null,\n"
+    "                   \"used\": ids read}\n"
     "\n"
     "Text must be valid UTF-8; invalid input is an error naming the first bad byte.\n"
     "Ids range over 0..201087; any other id is an error.\n";
@@ -211,9 +236,81 @@ static int do_jsonl(const gptoss_tokenizer *tok, int allow_special) {
     return rc ? rc : (fflush(stdout) ? 1 : 0);
 }
 
+static int do_chat(const gptoss_tokenizer *tok, const char *text, size_t len, const char *role,
+                   int json) {
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    if (!root) {
+        fprintf(stderr, "gptoss tokenize: --chat: not valid JSON near '%.30s'\n",
+                cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
+        return 1;
+    }
+    harmony_conv conv;
+    char err[256];
+    int rc = 0;
+    if (harmony_conv_from_json(root, &conv, err, sizeof err)) {
+        fprintf(stderr, "gptoss tokenize: --chat: %s\n", err);
+        rc = 1;
+    } else {
+        int32_t *ids;
+        size_t n;
+        gptoss_status st = gptoss_harmony_render(tok, conv.messages, conv.n, role, &ids, &n);
+        rc = st ? cli_fail("tokenize", st) : print_encoding(tok, ids, n, json);
+        if (!st) free(ids);
+    }
+    harmony_conv_free(&conv);
+    cJSON_Delete(root);
+    return rc;
+}
+
+static void add_opt(cJSON *o, const char *key, const char *v) {
+    if (v) cJSON_AddStringToObject(o, key, v);
+}
+
+static int do_parse(const gptoss_tokenizer *tok, const char *arg, const char *role) {
+    char *in = NULL;
+    size_t inlen;
+    if (!strcmp(arg, "-") && !(arg = in = read_stdin(&inlen))) {
+        fprintf(stderr, "gptoss tokenize: -: cannot read standard input\n");
+        return 1;
+    }
+    int32_t *ids = NULL;
+    size_t n = 0;
+    int bad = parse_ids(arg, &ids, &n);
+    free(in);
+    if (bad) {
+        free(ids);
+        return cli_usage_error("tokenize", "--parse: not a list of integer ids");
+    }
+    gptoss_harmony_parse_result r;
+    gptoss_status st = gptoss_harmony_parse(tok, ids, n, role, &r);
+    free(ids);
+    if (st) return cli_fail("tokenize", st);
+    cJSON *root = cJSON_CreateObject(), *msgs = cJSON_AddArrayToObject(root, "messages");
+    for (size_t k = 0; k < r.n_messages; k++) {
+        const gptoss_harmony_parsed *m = &r.messages[k];
+        cJSON *o = cJSON_CreateObject();
+        add_opt(o, "role", m->role);
+        add_opt(o, "name", m->name);
+        add_opt(o, "recipient", m->recipient);
+        add_opt(o, "channel", m->channel);
+        add_opt(o, "content_type", m->content_type);
+        add_opt(o, "content", m->content);
+        cJSON_AddItemToArray(msgs, o);
+    }
+    if (r.stop_token >= 0) cJSON_AddNumberToObject(root, "stop", r.stop_token);
+    else cJSON_AddNullToObject(root, "stop");
+    cJSON_AddNumberToObject(root, "used", (double)r.n_used);
+    char *out = cJSON_PrintUnformatted(root);
+    if (out) printf("%s\n", out);
+    free(out);
+    cJSON_Delete(root);
+    gptoss_harmony_parse_free(&r);
+    return fflush(stdout) ? 1 : 0;
+}
+
 int cmd_tokenize(int argc, char **argv) {
-    int json = 0, allow_special = 0, jsonl = 0;
-    const char *decode = NULL, *vocab = NULL, *text = NULL;
+    int json = 0, allow_special = 0, jsonl = 0, chat = 0;
+    const char *decode = NULL, *vocab = NULL, *text = NULL, *parse = NULL, *role = "assistant";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -221,10 +318,14 @@ int cmd_tokenize(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--jsonl")) jsonl = 1;
+        else if (!strcmp(a, "--chat")) chat = 1;
         else if (!strcmp(a, "--allow-special")) allow_special = 1;
-        else if (!strcmp(a, "--decode") || !strcmp(a, "--vocab")) {
+        else if (!strcmp(a, "--decode") || !strcmp(a, "--vocab") || !strcmp(a, "--parse") ||
+                 !strcmp(a, "--role")) {
             if (i + 1 >= argc) return cli_usage_error("tokenize", "%s needs a value", a);
             if (!strcmp(a, "--decode")) decode = argv[++i];
+            else if (!strcmp(a, "--parse")) parse = argv[++i];
+            else if (!strcmp(a, "--role")) role = argv[++i];
             else vocab = argv[++i];
         } else if (a[0] == '-' && a[1] && strcmp(a, "--")) {
             return cli_usage_error("tokenize", "unknown option '%s'", a);
@@ -237,10 +338,17 @@ int cmd_tokenize(int argc, char **argv) {
             text = a;
         }
     }
+    if (!!decode + !!parse + jsonl + chat > 1)
+        return cli_usage_error("tokenize", "--decode, --parse, --jsonl and --chat exclude each other");
     if (decode && text) return cli_usage_error("tokenize", "--decode takes no TEXT");
+    if (parse && (text || json || allow_special))
+        return cli_usage_error("tokenize", "--parse takes no TEXT, --json or --allow-special");
+    if (chat && allow_special) return cli_usage_error("tokenize", "--allow-special is not for --chat");
+    if (!*role) return cli_usage_error("tokenize", "--role needs a role name or 'none'");
+    if (!strcmp(role, "none")) role = NULL;
     if (jsonl && (text || decode || json))
         return cli_usage_error("tokenize", "--jsonl reads standard input and takes no TEXT, --decode or --json");
-    if (!decode && !text && !jsonl) return cli_usage_error("tokenize", "no TEXT given (use '-' for standard input)");
+    if (!decode && !text && !jsonl && !parse) return cli_usage_error("tokenize", "no TEXT given (use '-' for standard input)");
     if (decode && allow_special) return cli_usage_error("tokenize", "--allow-special is for encoding");
 
     gptoss_tokenizer *tok;
@@ -249,6 +357,8 @@ int cmd_tokenize(int argc, char **argv) {
     int rc;
     if (jsonl) {
         rc = do_jsonl(tok, allow_special);
+    } else if (parse) {
+        rc = do_parse(tok, parse, role);
     } else if (decode) {
         rc = do_decode(tok, decode, json);
     } else {
@@ -259,12 +369,16 @@ int cmd_tokenize(int argc, char **argv) {
             fprintf(stderr, "gptoss tokenize: -: cannot read standard input\n");
             return 1;
         }
-        int32_t *ids;
-        size_t n;
-        st = gptoss_tokenizer_encode(tok, text, len, allow_special, &ids, &n);
+        if (chat) {
+            rc = do_chat(tok, text, len, role, json);
+        } else {
+            int32_t *ids;
+            size_t n;
+            st = gptoss_tokenizer_encode(tok, text, len, allow_special, &ids, &n);
+            rc = st ? cli_fail("tokenize", st) : print_encoding(tok, ids, n, json);
+            if (!st) free(ids);
+        }
         free(in);
-        rc = st ? cli_fail("tokenize", st) : print_encoding(tok, ids, n, json);
-        if (!st) free(ids);
     }
     gptoss_tokenizer_close(tok);
     return rc;
