@@ -1,4 +1,6 @@
-"""gptoss tokenize --chat / --parse against PyPI openai-harmony (HARMONY_GPT_OSS), offline.
+"""labels: release_only
+
+gptoss tokenize --chat / --parse against PyPI openai-harmony (HARMONY_GPT_OSS), offline.
 
 Conversations built here with openai-harmony's own classes (system content with every
 reasoning effort, with and without dates, identity, cutoff, channel config; developer
@@ -7,6 +9,8 @@ channel, tool calls with recipients and constrained content types; tool replies;
 messages that harmony drops) are rendered by both sides from the same Conversation JSON:
 the ids must be identical. Completions rendered by harmony are parsed by both sides: the
 messages (role, name, recipient, channel, content type, text) must be identical.
+release_only: ~150 runs of the command; tests/test_chat.c covers the C side under the
+sanitizers.
 """
 import json
 import os
@@ -149,7 +153,7 @@ def check_parse(msgs, role_given):
 
 def main():
     n = 0
-    for _ in range(40):
+    for _ in range(24):
         check_render(conversation())
         n += 1
     # the format's fixed points: the numerics doc's prompt shape
@@ -158,7 +162,7 @@ def main():
                                       .with_conversation_start_date("2025-06-28")),
         Message.from_role_and_content(Role.USER, "What is the capital of France?")])
     check_render(conv)
-    for _ in range(30):
+    for _ in range(16):
         msgs = [assistant_message() for _ in range(rng.randint(1, 3))]
         check_parse(msgs, role_given=True)
         check_parse(msgs, role_given=False)
@@ -175,7 +179,7 @@ def main():
         rc, out, err = gptoss(*args, stdin=stdin)
         if rc == 0 or rc >= 128 or err.count("\n") != 1:
             fail(f"{args} {stdin!r}: exit {rc}, stderr {err!r}")
-    print(f"{n + 1} conversations rendered, 62 completions parsed, {failures} failures")
+    print(f"{n + 1} conversations rendered, 34 completions parsed, {failures} failures")
     return 1 if failures else 0
 
 
