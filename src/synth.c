@@ -489,12 +489,17 @@ static gptoss_status check_config(const gptoss_config *c) {
     return GPTOSS_OK;
 }
 
-static char *shard_name(int i, int n) {
+/* File names as the published checkpoints have them: gpt-oss-120b's original/ shards are
+ * model--00001-of-00007.safetensors (1-based), gpt-oss-20b's HF shards are
+ * model-00000-of-00002 .. model-00002-of-00002 (0-based, "of" the last index). */
+static char *shard_name(synth_layout L, int i, int n) {
     char b[64];
     if (n == 1)
         snprintf(b, sizeof b, "model.safetensors");
+    else if (L == SYNTH_ORIGINAL)
+        snprintf(b, sizeof b, "model--%05d-of-%05d.safetensors", i + 1, n);
     else
-        snprintf(b, sizeof b, "model-%05d-of-%05d.safetensors", i + 1, n);
+        snprintf(b, sizeof b, "model-%05d-of-%05d.safetensors", i, n - 1);
     return strdup(b);
 }
 
@@ -503,7 +508,7 @@ gptoss_status synth_write(const char *dir, const gptoss_config *c, const synth_o
     if (st != GPTOSS_OK) return st;
     synth_plan p = {0};
     st = plan_build(&p, c, opt->seed, opt->layout);
-    int shards = opt->shards > 0 ? opt->shards : opt->layout == SYNTH_HF ? 2 : 1;
+    int shards = opt->shards > 0 ? opt->shards : opt->layout == SYNTH_HF ? 3 : 1;
     if (st == GPTOSS_OK && (size_t)shards > p.n)
         st = gptoss_error(GPTOSS_ERR_ARG, "--shards: %d is more than the %zu tensors", shards, p.n);
     int n_threads = opt->threads > 0 ? opt->threads : gptoss_ncpu();
@@ -519,7 +524,7 @@ gptoss_status synth_write(const char *dir, const gptoss_config *c, const synth_o
     char **files = calloc((size_t)shards, sizeof *files);
     if (!files) st = gptoss_error(GPTOSS_ERR_NOMEM, "synth: out of memory");
     for (int i = 0; i < shards && st == GPTOSS_OK; i++)
-        if (!(files[i] = shard_name(i, shards))) st = gptoss_error(GPTOSS_ERR_NOMEM, "synth: out of memory");
+        if (!(files[i] = shard_name(opt->layout, i, shards))) st = gptoss_error(GPTOSS_ERR_NOMEM, "synth: out of memory");
 
     progress pr = {.on = opt->progress && p.total > (512u << 20), .total = p.total, .t0 = gptoss_now(), .last_pct = -1};
     pr.last = pr.t0;
@@ -531,7 +536,7 @@ gptoss_status synth_write(const char *dir, const gptoss_config *c, const synth_o
     if (st == GPTOSS_OK)
         st = write_json(tmp, "config.json", opt->layout == SYNTH_HF ? config_hf(c) : config_original(c));
     if (st == GPTOSS_OK && opt->layout == SYNTH_ORIGINAL) st = write_json(tmp, "dtypes.json", dtypes_json(&p));
-    if (st == GPTOSS_OK && opt->layout == SYNTH_HF && shards > 1)
+    if (st == GPTOSS_OK && shards > 1)
         st = write_json(tmp, "model.safetensors.index.json", index_json(&p, files));
     if (st == GPTOSS_OK) st = gptoss_atomic_dir_commit(tmp, dir);
     if (st != GPTOSS_OK) gptoss_atomic_dir_abort(tmp);

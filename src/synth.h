@@ -26,7 +26,7 @@ typedef enum synth_layout { SYNTH_ORIGINAL = 0, SYNTH_HF = 1 } synth_layout;
 typedef struct synth_options {
     uint64_t seed;
     synth_layout layout;
-    int shards;   /* 0 = the layout's default (original 1, hf 2) */
+    int shards;   /* 0 = the layout's default (original 1, hf 3, as published) */
     int threads;  /* 0 = all cores */
     int progress; /* print progress lines on stderr */
 } synth_options;

@@ -148,13 +148,17 @@ assert set(d) == set(h) and d["block.0.mlp.mlp1_weight.blocks"] == "FP4" and \
 # original, three shards: together exactly the tensors of one file
 c = json.load(open(f"{work}/s3/config.json"))
 files = sorted(f for f in os.listdir(f"{work}/s3") if f.endswith(".safetensors"))
-assert files == [f"model-0000{i}-of-00003.safetensors" for i in (1, 2, 3)], files
+# gpt-oss-120b's original/ naming (1-based, double dash), with an index
+assert files == [f"model--0000{i}-of-00003.safetensors" for i in (1, 2, 3)], files
+idx = json.load(open(f"{work}/s3/model.safetensors.index.json"))
 merged = {}
 for f in files:
     hh = header(f"{work}/s3/{f}")
     assert hh and not (set(hh) & set(merged))
+    assert all(idx["weight_map"][k] == f for k in hh)
     merged |= hh
 check(merged, expect_original(c), "tiny original 3 shards")
+assert set(idx["weight_map"]) == set(merged)
 assert c["num_hidden_layers"] == 2 and c["num_experts"] == 4
 
 # Hugging Face: config, index, shards
@@ -168,7 +172,9 @@ assert c["quantization_config"]["quant_method"] == "mxfp4"
 assert (c["num_local_experts"], c["num_experts_per_tok"], c["sliding_window"]) == (4, 2, 8)
 idx = json.load(open(f"{work}/hf/model.safetensors.index.json"))
 files = sorted(set(idx["weight_map"].values()))
-assert files == ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"], files
+# gpt-oss-20b's HF naming: 3 files, 0-based, "of" the last index
+assert files == [f"model-0000{i}-of-00002.safetensors" for i in (0, 1, 2)], files
+assert sorted(os.listdir(f"{work}/hf")) == ["config.json"] + files + ["model.safetensors.index.json"]
 merged, total = {}, 0
 for f in files:
     hh = header(f"{work}/hf/{f}")
@@ -193,7 +199,7 @@ def tensors(path):
     return {k: data[t["data_offsets"][0]:t["data_offsets"][1]] for k, t in h.items()}
 o = tensors(f"{work}/b/model.safetensors")  # seed 7, like hf
 hf = {}
-for i in (1, 2):
+for i in (0, 1, 2):
     hf |= tensors(f"{work}/hf/model-0000{i}-of-00002.safetensors")
 assert o["embedding.weight"] == hf["model.embed_tokens.weight"]
 assert o["block.1.mlp.mlp1_weight.blocks"] == hf["model.layers.1.mlp.experts.gate_up_proj_blocks"]
@@ -203,6 +209,11 @@ assert o["block.0.attn.qkv.bias"] == b"".join(hf[f"model.layers.0.self_attn.{p}_
 assert o["unembedding.weight"] == hf["lm_head.weight"]
 print("ok: both layouts hold the same values")
 EOF
+
+# --shards 1 in the HF layout: one model.safetensors, no index (as save_pretrained does)
+"$GPTOSS_BIN" synth --preset tiny --format hf --shards 1 --quiet -o "$work/hf1"
+[ "$(ls "$work/hf1" | tr '\n' ' ')" = "config.json model.safetensors " ] || fail "hf, 1 shard: $(ls "$work/hf1")"
+cmp -s "$work/hf1/config.json" "$work/hf/config.json" || fail "hf config depends on the shards"
 
 # ---- streaming: peak memory far below the file size -------------------------------------
 if [ "${GPTOSS_SANITIZE:-0}" != 1 ]; then  # the sanitizers' shadow memory inflates RSS
