@@ -13,6 +13,7 @@
 typedef struct gptoss_engine {
     const gptoss_kernels *k;
     gptoss_pool *pool;
+    float *xprep; /* [T, max dense input width]: x in the BF16 kernel's order */
 } gptoss_engine;
 
 /* Emits one stage tensor to the caller's tap, if any ("block{layer}.{stage}", or just

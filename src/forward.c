@@ -131,11 +131,21 @@ gptoss_status gptoss_forward(gptoss_model *model, const int32_t *tokens, int n_t
                                 tokens[t], t, model->cfg.vocab_size);
     gptoss_engine e = {.k = gptoss_kernels_select()};
     if (!e.k) return GPTOSS_ERR_ARG; /* the error names GPTOSS_KERNELS */
+    const gptoss_config *c = &model->cfg;
+    int64_t width = c->hidden_size > (int64_t)c->num_attention_heads * c->head_dim
+                        ? c->hidden_size
+                        : (int64_t)c->num_attention_heads * c->head_dim;
+    e.xprep = malloc(sizeof(float) * (size_t)n_tokens * (size_t)width);
+    if (!e.xprep) return gptoss_error(GPTOSS_ERR_NOMEM, "forward: out of memory for %d tokens", n_tokens);
     e.pool = gptoss_pool_create(options ? options->n_threads : 0);
-    if (!e.pool) return GPTOSS_ERR_NOMEM;
+    if (!e.pool) {
+        free(e.xprep);
+        return GPTOSS_ERR_NOMEM;
+    }
     gptoss_tapper tp = {options ? options->tap : NULL, options ? options->tap_user : NULL};
     gptoss_status st = run(&e, model, tokens, n_tokens, &tp, logits);
     gptoss_pool_destroy(e.pool);
+    free(e.xprep);
     return st;
 }
 

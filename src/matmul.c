@@ -1,5 +1,6 @@
-/* matmul.c: a dense layer over the thread pool: rows of W are split into tasks, each task
- * runs the selected kernel on its rows for every token. */
+/* matmul.c: a dense layer over the thread pool: x is put in the kernel's order once, then
+ * rows of W are split into tasks, each running the selected kernel on its rows for every
+ * token. */
 #include "engine.h"
 
 typedef struct {
@@ -17,6 +18,11 @@ static void matmul_task(void *ctx, int64_t task, int thread) {
 
 void matmul_forward(const gptoss_engine *e, float *y, const float *x, int T, const gptoss_mat *W,
                     const float *bias) {
+    if (W->dtype == GPTOSS_DT_BF16) { /* reorder x once for all rows */
+        for (int t = 0; t < T; t++)
+            e->k->bf16_prepare_x(e->xprep + (int64_t)t * W->cols, x + (int64_t)t * W->cols, W->cols);
+        x = e->xprep;
+    }
     matmul_job j = {
         .mm = {.y = y, .ldy = W->rows, .x = x, .ldx = W->cols, .T = T, .in = W->cols,
                .bias = bias, .w = W->data, .ldw = W->stride},

@@ -79,6 +79,7 @@ static void run_case(const gptoss_kernels *k, int kind, int64_t out, int64_t in,
     for (int64_t i = 0; i < T * in; i++) x[i] = uniform();
     for (int t = 0; t < T; t++) {
         if (kind == MXFP4) k->mxfp4_prepare_x(xp + t * in, x + t * in, in);
+        else if (kind == BF16) k->bf16_prepare_x(xp + t * in, x + t * in, in);
         else memcpy(xp + t * in, x + t * in, (size_t)in * 4);
     }
     float *y = malloc((size_t)(T * out) * 4), *y2 = malloc((size_t)(T * out) * 4);
@@ -147,7 +148,7 @@ int main(void) {
         }
         ran++;
         static const int Ts[] = {1, 2, 3, 4, 5, 7, 9};
-        static const int64_t dense_in[] = {8, 16, 37, 64, 200, 2880};
+        static const int64_t dense_in[] = {8, 16, 37, 64, 72, 200, 2880};
         static const int64_t mx_in[] = {32, 64, 96, 2880};
         for (size_t a = 0; a < sizeof Ts / sizeof Ts[0]; a++) {
             for (size_t b = 0; b < sizeof dense_in / sizeof dense_in[0]; b++) {

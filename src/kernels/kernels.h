@@ -10,8 +10,9 @@
  * Each output is computed by the same sequence of operations whatever o0/o1/T are, so the
  * result never depends on how the caller splits the work between threads.
  *
- * MXFP4 kernels read x in a kernel-specific order inside each 32-value block (the order
- * the nibbles decode in); mxfp4_prepare_x() rewrites one row of x into it. */
+ * BF16 and MXFP4 kernels read x in a kernel-specific order (the order in which packed
+ * weights widen most cheaply); bf16_prepare_x() / mxfp4_prepare_x() rewrite one row of x
+ * into it, once per matmul. F32 kernels read x as it is. */
 #ifndef GPTOSS_KERNELS_H
 #define GPTOSS_KERNELS_H
 
@@ -37,6 +38,8 @@ typedef struct gptoss_kernels {
     void (*matmul_bf16)(const gptoss_mm *m, int64_t o0, int64_t o1);
     void (*matmul_f32)(const gptoss_mm *m, int64_t o0, int64_t o1);
     void (*matmul_mxfp4)(const gptoss_mm *m, int64_t o0, int64_t o1);
+    /* xp[0..in) = x[0..in) reordered for matmul_bf16 (any in). */
+    void (*bf16_prepare_x)(float *xp, const float *x, int64_t in);
     /* xp[0..in) = x[0..in) reordered for matmul_mxfp4 (in a multiple of 32). */
     void (*mxfp4_prepare_x)(float *xp, const float *x, int64_t in);
 } gptoss_kernels;

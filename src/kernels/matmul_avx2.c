@@ -16,6 +16,12 @@
 #include "kernels.h"
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
+/* Tile loops have constant trip counts: unroll them so accumulators live in registers. */
+#define UNROLL _Pragma("GCC unroll 8")
+#define LANES 8
+#define VEC __m256
+#define VECI __m256i
+#define MM(op) _mm256##op
 
 /* ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)) */
 ALWAYS_INLINE float hsum(__m256 v) {
@@ -25,7 +31,16 @@ ALWAYS_INLINE float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-ALWAYS_INLINE __m256 load_w(const void *w, int64_t i, int bf16) {
+/* 2*LANES bf16 weights in one load: the even ones (low halves of each 32-bit lane)
+ * shifted up, the odd ones (high halves) masked; x is prepared to match: each group of
+ * 2*LANES values holds the even-indexed ones, then the odd-indexed ones. */
+ALWAYS_INLINE void load_bf16_pair(const uint16_t *w, VEC *even, VEC *odd) {
+    VECI v = MM(_loadu_si256)((const VECI *)w);
+    *even = MM(_castsi256_ps)(MM(_slli_epi32)(v, 16));
+    *odd = MM(_castsi256_ps)(MM(_and_si256)(v, MM(_set1_epi32)((int)0xFFFF0000u)));
+}
+
+ALWAYS_INLINE VEC load_w(const void *w, int64_t i, int bf16) {
     if (bf16) {
         __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + i));
         return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
@@ -40,25 +55,53 @@ ALWAYS_INLINE void dense_tile(const gptoss_mm *m, int64_t o, int t, const int R,
     const char *w[4];
     const float *x[3];
     __m256 acc[4][3];
+    UNROLL
     for (int r = 0; r < R; r++) w[r] = (const char *)m->w + (size_t)((o + r) * m->ldw) * esz;
+    UNROLL
     for (int c = 0; c < C; c++) x[c] = m->x + (t + c) * m->ldx;
+    UNROLL
     for (int r = 0; r < R; r++)
+        UNROLL
         for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();
+    int64_t i = 0;
+    if (bf16) { /* pairs of vectors per load, x prepared (bf16_prepare_x) */
+        const int64_t n2 = m->in & ~(int64_t)(2 * LANES - 1);
+        for (; i < n2; i += 2 * LANES) {
+            VEC xe[3], xo[3];
+            UNROLL
+            for (int c = 0; c < C; c++) {
+                xe[c] = MM(_loadu_ps)(x[c] + i);
+                xo[c] = MM(_loadu_ps)(x[c] + i + LANES);
+            }
+            UNROLL
+            for (int r = 0; r < R; r++) {
+                VEC we, wo;
+                load_bf16_pair((const uint16_t *)(const void *)w[r] + i, &we, &wo);
+                UNROLL
+                for (int c = 0; c < C; c++) {
+                    acc[r][c] = MM(_fmadd_ps)(we, xe[c], acc[r][c]);
+                    acc[r][c] = MM(_fmadd_ps)(wo, xo[c], acc[r][c]);
+                }
+            }
+        }
+    }
     const int64_t n8 = m->in & ~(int64_t)7;
-    for (int64_t i = 0; i < n8; i += 8) {
-        __m256 xv[3];
-        for (int c = 0; c < C; c++) xv[c] = _mm256_loadu_ps(x[c] + i);
+    for (; i < n8; i += LANES) { /* whole vectors, x as it is */
+        UNROLL
         for (int r = 0; r < R; r++) {
-            __m256 wv = load_w(w[r], i, bf16);
-            for (int c = 0; c < C; c++) acc[r][c] = _mm256_fmadd_ps(wv, xv[c], acc[r][c]);
+            VEC wv = load_w(w[r], i, bf16);
+            UNROLL
+            for (int c = 0; c < C; c++) acc[r][c] = MM(_fmadd_ps)(wv, MM(_loadu_ps)(x[c] + i), acc[r][c]);
         }
     }
     if (n8 < m->in) { /* the last < 8 columns, zero-padded (adds exact zeros) */
         int n = (int)(m->in - n8);
+        UNROLL
         for (int r = 0; r < R; r++) {
             _Alignas(32) uint8_t wb[32] = {0};
             memcpy(wb, w[r] + (size_t)n8 * esz, (size_t)n * esz);
             __m256 wv = load_w(wb, 0, bf16);
+            UNROLL
             for (int c = 0; c < C; c++) {
                 _Alignas(32) float xb[8] = {0};
                 memcpy(xb, x[c] + n8, (size_t)n * 4);
@@ -66,16 +109,20 @@ ALWAYS_INLINE void dense_tile(const gptoss_mm *m, int64_t o, int t, const int R,
             }
         }
     }
+    UNROLL
     for (int r = 0; r < R; r++)
+        UNROLL
         for (int c = 0; c < C; c++) {
             float s = hsum(acc[r][c]);
             m->y[(t + c) * m->ldy + o + r] = m->bias ? s + m->bias[o + r] : s;
         }
 }
 
+/* Tokens in tiles of 2 (BF16: 8 accumulators + 4 x + 2 weight registers) or 3 (F32). */
 ALWAYS_INLINE void dense_rows(const gptoss_mm *m, int64_t o, const int R, const int bf16) {
+    const int CT = bf16 ? 2 : 3;
     int t = 0;
-    for (; t + 3 <= m->T; t += 3) dense_tile(m, o, t, R, 3, bf16);
+    for (; t + CT <= m->T; t += CT) dense_tile(m, o, t, R, CT, bf16);
     if (m->T - t == 2) dense_tile(m, o, t, R, 2, bf16);
     if (m->T - t == 1) dense_tile(m, o, t, R, 1, bf16);
 }
@@ -118,6 +165,7 @@ ALWAYS_INLINE void mxfp4_tile(const gptoss_mm *m, int64_t o, int t, const int C,
     const uint8_t *scales = m->scales + o * nb;
     const float *x[4];
     __m256 a0[4], a1[4];
+    UNROLL
     for (int c = 0; c < C; c++) {
         x[c] = m->x + (t + c) * m->ldx;
         a0[c] = _mm256_setzero_ps();
@@ -127,6 +175,7 @@ ALWAYS_INLINE void mxfp4_tile(const gptoss_mm *m, int64_t o, int t, const int C,
         __m256 w[4];
         decode_block(blocks + g * 16, _mm256_broadcast_ss(&gptoss_e8m0_table[scales[g]]), lut2,
                      lut3, w);
+        UNROLL
         for (int c = 0; c < C; c++) {
             const float *xb = x[c] + g * 32;
             a0[c] = _mm256_fmadd_ps(w[0], _mm256_loadu_ps(xb), a0[c]);
@@ -135,6 +184,7 @@ ALWAYS_INLINE void mxfp4_tile(const gptoss_mm *m, int64_t o, int t, const int C,
             a1[c] = _mm256_fmadd_ps(w[3], _mm256_loadu_ps(xb + 24), a1[c]);
         }
     }
+    UNROLL
     for (int c = 0; c < C; c++) {
         float s = hsum(_mm256_add_ps(a0[c], a1[c]));
         m->y[(t + c) * m->ldy + o] = m->bias ? s + m->bias[o] : s;
@@ -158,6 +208,16 @@ static void matmul_mxfp4(const gptoss_mm *m, int64_t o0, int64_t o1) {
     }
 }
 
+static void bf16_prepare_x(float *xp, const float *x, int64_t in) {
+    const int64_t n2 = in & ~(int64_t)(2 * LANES - 1);
+    for (int64_t i = 0; i < n2; i += 2 * LANES)
+        for (int p = 0; p < LANES; p++) {
+            xp[i + p] = x[i + 2 * p];
+            xp[i + LANES + p] = x[i + 2 * p + 1];
+        }
+    memcpy(xp + n2, x + n2, sizeof(float) * (size_t)(in - n2));
+}
+
 static void prepare_x(float *xp, const float *x, int64_t in) {
     static const int perm[8] = {0, 2, 4, 6, 1, 3, 5, 7};
     for (int64_t i = 0; i < in; i += 8)
@@ -169,5 +229,6 @@ const gptoss_kernels gptoss_kernels_avx2 = {
     .matmul_bf16 = matmul_bf16,
     .matmul_f32 = matmul_f32,
     .matmul_mxfp4 = matmul_mxfp4,
+    .bf16_prepare_x = bf16_prepare_x,
     .mxfp4_prepare_x = prepare_x,
 };

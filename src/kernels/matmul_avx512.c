@@ -11,6 +11,12 @@
 #include "kernels.h"
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
+/* Tile loops have constant trip counts: unroll them so accumulators live in registers. */
+#define UNROLL _Pragma("GCC unroll 8")
+#define LANES 16
+#define VEC __m512
+#define VECI __m512i
+#define MM(op) _mm512##op
 
 /* Fixed order: halves, then quarters, ..., as for AVX2. */
 ALWAYS_INLINE float hsum16(__m512 v) {
@@ -22,7 +28,16 @@ ALWAYS_INLINE float hsum16(__m512 v) {
     return _mm_cvtss_f32(s);
 }
 
-ALWAYS_INLINE __m512 load_w(const void *w, int64_t i, int bf16) {
+/* 2*LANES bf16 weights in one load: the even ones (low halves of each 32-bit lane)
+ * shifted up, the odd ones (high halves) masked; x is prepared to match: each group of
+ * 2*LANES values holds the even-indexed ones, then the odd-indexed ones. */
+ALWAYS_INLINE void load_bf16_pair(const uint16_t *w, VEC *even, VEC *odd) {
+    VECI v = MM(_loadu_si512)((const VECI *)w);
+    *even = MM(_castsi512_ps)(MM(_slli_epi32)(v, 16));
+    *odd = MM(_castsi512_ps)(MM(_and_si512)(v, MM(_set1_epi32)((int)0xFFFF0000u)));
+}
+
+ALWAYS_INLINE VEC load_w(const void *w, int64_t i, int bf16) {
     if (bf16) {
         __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i));
         return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
@@ -37,25 +52,47 @@ ALWAYS_INLINE void dense_tile(const gptoss_mm *m, int64_t o, int t, const int R,
     const char *w[4];
     const float *x[4];
     __m512 acc[4][4];
+    UNROLL
     for (int r = 0; r < R; r++) w[r] = (const char *)m->w + (size_t)((o + r) * m->ldw) * esz;
+    UNROLL
     for (int c = 0; c < C; c++) x[c] = m->x + (t + c) * m->ldx;
+    UNROLL
     for (int r = 0; r < R; r++)
+        UNROLL
         for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
+    int64_t i = 0;
+    if (bf16) { /* pairs of vectors per load, x prepared (bf16_prepare_x) */
+        const int64_t n2 = m->in & ~(int64_t)(2 * LANES - 1);
+        for (; i < n2; i += 2 * LANES) {
+            UNROLL
+            for (int r = 0; r < R; r++) {
+                VEC we, wo;
+                load_bf16_pair((const uint16_t *)(const void *)w[r] + i, &we, &wo);
+                UNROLL
+                for (int c = 0; c < C; c++) {
+                    acc[r][c] = MM(_fmadd_ps)(we, MM(_loadu_ps)(x[c] + i), acc[r][c]);
+                    acc[r][c] = MM(_fmadd_ps)(wo, MM(_loadu_ps)(x[c] + i + LANES), acc[r][c]);
+                }
+            }
+        }
+    }
     const int64_t n16 = m->in & ~(int64_t)15;
-    for (int64_t i = 0; i < n16; i += 16) {
-        __m512 xv[4];
-        for (int c = 0; c < C; c++) xv[c] = _mm512_loadu_ps(x[c] + i);
+    for (; i < n16; i += LANES) { /* whole vectors, x as it is */
+        UNROLL
         for (int r = 0; r < R; r++) {
-            __m512 wv = load_w(w[r], i, bf16);
-            for (int c = 0; c < C; c++) acc[r][c] = _mm512_fmadd_ps(wv, xv[c], acc[r][c]);
+            VEC wv = load_w(w[r], i, bf16);
+            UNROLL
+            for (int c = 0; c < C; c++) acc[r][c] = MM(_fmadd_ps)(wv, MM(_loadu_ps)(x[c] + i), acc[r][c]);
         }
     }
     if (n16 < m->in) { /* the last < 16 columns, zero-padded (adds exact zeros) */
         int n = (int)(m->in - n16);
+        UNROLL
         for (int r = 0; r < R; r++) {
             _Alignas(64) uint8_t wb[64] = {0};
             memcpy(wb, w[r] + (size_t)n16 * esz, (size_t)n * esz);
             __m512 wv = load_w(wb, 0, bf16);
+            UNROLL
             for (int c = 0; c < C; c++) {
                 _Alignas(64) float xb[16] = {0};
                 memcpy(xb, x[c] + n16, (size_t)n * 4);
@@ -63,7 +100,9 @@ ALWAYS_INLINE void dense_tile(const gptoss_mm *m, int64_t o, int t, const int R,
             }
         }
     }
+    UNROLL
     for (int r = 0; r < R; r++)
+        UNROLL
         for (int c = 0; c < C; c++) {
             float s = hsum16(acc[r][c]);
             m->y[(t + c) * m->ldy + o + r] = m->bias ? s + m->bias[o + r] : s;
@@ -118,6 +157,7 @@ ALWAYS_INLINE void mxfp4_tile(const gptoss_mm *m, int64_t o, int t, const int C,
     const uint8_t *scales = m->scales + o * nb;
     const float *x[4];
     __m512 a0[4], a1[4];
+    UNROLL
     for (int c = 0; c < C; c++) {
         x[c] = m->x + (t + c) * m->ldx;
         a0[c] = _mm512_setzero_ps();
@@ -126,12 +166,14 @@ ALWAYS_INLINE void mxfp4_tile(const gptoss_mm *m, int64_t o, int t, const int C,
     for (int64_t g = 0; g < nb; g++) {
         __m512 w[2];
         decode_block(blocks + g * 16, _mm512_set1_ps(gptoss_e8m0_table[scales[g]]), lut2, lut3, w);
+        UNROLL
         for (int c = 0; c < C; c++) {
             const float *xb = x[c] + g * 32;
             a0[c] = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(xb), a0[c]);
             a1[c] = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(xb + 16), a1[c]);
         }
     }
+    UNROLL
     for (int c = 0; c < C; c++) {
         float s = hsum16(_mm512_add_ps(a0[c], a1[c]));
         m->y[(t + c) * m->ldy + o] = m->bias ? s + m->bias[o] : s;
@@ -155,6 +197,16 @@ static void matmul_mxfp4(const gptoss_mm *m, int64_t o0, int64_t o1) {
     }
 }
 
+static void bf16_prepare_x(float *xp, const float *x, int64_t in) {
+    const int64_t n2 = in & ~(int64_t)(2 * LANES - 1);
+    for (int64_t i = 0; i < n2; i += 2 * LANES)
+        for (int p = 0; p < LANES; p++) {
+            xp[i + p] = x[i + 2 * p];
+            xp[i + LANES + p] = x[i + 2 * p + 1];
+        }
+    memcpy(xp + n2, x + n2, sizeof(float) * (size_t)(in - n2));
+}
+
 static void prepare_x(float *xp, const float *x, int64_t in) {
     for (int64_t i = 0; i < in; i += 16)
         for (int p = 0; p < 16; p++) xp[i + p] = x[i + (p < 8 ? 2 * p : 2 * (p - 8) + 1)];
@@ -165,5 +217,6 @@ const gptoss_kernels gptoss_kernels_avx512 = {
     .matmul_bf16 = matmul_bf16,
     .matmul_f32 = matmul_f32,
     .matmul_mxfp4 = matmul_mxfp4,
+    .bf16_prepare_x = bf16_prepare_x,
     .mxfp4_prepare_x = prepare_x,
 };

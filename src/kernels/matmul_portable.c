@@ -88,5 +88,6 @@ const gptoss_kernels gptoss_kernels_portable = {
     .matmul_bf16 = matmul_bf16,
     .matmul_f32 = matmul_f32,
     .matmul_mxfp4 = matmul_mxfp4,
+    .bf16_prepare_x = prepare_x,
     .mxfp4_prepare_x = prepare_x,
 };
