@@ -8,12 +8,12 @@ Per preset (GPTOSS_SYNTH_PRESETS, default "tiny small deep"):
      none extra) and Transformer.from_checkpoint(device="cpu") loads them.
   2. Every MXFP4 weight of the first and last block, decoded by the official loader (bf16)
      and by gptoss inspect --dequantize (F32): identical bit patterns (signed zeros included).
-  3. A 128-token forward pass with hooks (fp32 for the small presets, bf16 otherwise):
+  3. A 128-token forward pass (16 on the 20b geometry) with hooks (fp32 for the small presets, bf16 otherwise):
      routing uses every expert (entropy of the expert load close to uniform), the SwiGLU
      clamp (limit 7) hits some but few elements, sinks differ per head, MXFP4 scales span
      several exponents, logits are finite, spread and not one-hot. The numbers are printed.
 
-The 20b-2l geometry needs ~7 GB of memory in the bf16 torch model; it is a manual run:
+The 20b-2l geometry needs ~10 GB of memory (the bf16 torch model, 16 tokens); a manual run:
     GPTOSS_SYNTH_PRESETS=20b-2l tests/run_py.sh tests/test_synth_reference.py
 (with GPTOSS_BIN, GPTOSS_FIXTURES and GPTOSS_PYTHON set as ctest sets them).
 """
@@ -73,11 +73,14 @@ def check_mxfp4(path, ckpt, layers):
                 subprocess.run([BIN, "inspect", path, "--dequantize", name, "-o", out], check=True,
                                stdout=subprocess.DEVNULL)
                 ours = load_file(out)[name]
-                theirs = ckpt.get(name).float()  # bf16 -> f32 is exact
+                theirs = ckpt.get(name)  # bf16
                 check(ours.dtype == torch.float32 and ours.shape == theirs.shape,
                       f"{name}: {ours.dtype} {tuple(ours.shape)} vs {tuple(theirs.shape)}")
-                diff = (ours.view(torch.int32) != theirs.view(torch.int32)).sum().item()
+                diff = 0
+                for e in range(ours.shape[0]):  # per expert: bf16 -> f32 is exact
+                    diff += (ours[e].view(torch.int32) != theirs[e].float().view(torch.int32)).sum().item()
                 check(diff == 0, f"{name}: {diff} elements differ from the official decoding")
+                del ours, theirs
                 os.unlink(out)
     print(f"  MXFP4: blocks {list(layers)} decode bit for bit as the official loader does")
 
@@ -90,7 +93,10 @@ def measure(model, cfg, tokens):
         t = mod.norm(inp[0])
         g = mod.gate(t)
         top = torch.topk(g, k=mod.experts_per_token, dim=-1, sorted=True)
-        h = torch.einsum("beck,bk->bec", mod.mlp1_weight[top.indices], t) + mod.mlp1_bias[top.indices]
+        # W1 t + b1 of each selected expert, one matrix at a time (gathering [T, k, 2I, H]
+        # at once, as the official forward does, takes GBs on the 20b geometry)
+        h = torch.stack([torch.stack([mod.mlp1_weight[e] @ t[i] + mod.mlp1_bias[e] for e in top.indices[i].tolist()])
+                         for i in range(t.shape[0])])
         glu, lin = h[..., ::2].float(), h[..., 1::2].float()
         load = torch.bincount(top.indices.flatten(), minlength=mod.num_experts).float()
         p = load / load.sum()
@@ -110,9 +116,11 @@ def measure(model, cfg, tokens):
     return stats, logits
 
 
-def check_values(path, preset, model, cfg, ckpt):
+def check_values(path, preset, model, cfg, ckpt, big):
     E, k, L = cfg["num_experts"], cfg["experts_per_token"], cfg["num_hidden_layers"]
-    T = 128  # routing statistics need a few picks per expert: T*k = 512 for E <= 32
+    # Routing statistics want a few picks per expert (T*k = 512 for E <= 32); the official
+    # forward gathers [T, k, 2I, H] expert weights, ~130 MB per token on the 20b geometry.
+    T = 16 if big else 128
     gen = torch.Generator().manual_seed(1)
     tokens = torch.randint(0, 199998, (T,), generator=gen)
     stats, logits = measure(model, cfg, tokens)
@@ -123,10 +131,12 @@ def check_values(path, preset, model, cfg, ckpt):
               f"{s['prelinear_std']:6.2f} {s['clamp_glu']:9.4f} {s['clamp_linear']:9.4f}")
     picks = T * k
     for l, s in enumerate(stats):
-        # Routing spreads: uniform routing leaves E*(1-k/E)^T ~ 1e-6 experts unused here;
-        # demand all but E/16 used (a real router is not uniform either) and a load entropy
-        # above 0.75 of the uniform one's (one expert hogging all picks would give 0).
-        check(s["experts_used"] >= min(E, picks) - E // 16, f"layer {l}: only {s['experts_used']} of {E} experts used")
+        # Routing spreads: uniform routing leaves E*(1-k/E)^T experts unused (~1e-6 at
+        # T = 128, ~4 of 32 at T = 16); demand all but E/16 plus twice that many used (a real
+        # router is not uniform either) and a load entropy above 0.75 of the uniform one's
+        # (one expert hogging all picks would give 0).
+        slack = E // 16 + math.ceil(2 * E * (1 - k / E) ** T)
+        check(s["experts_used"] >= min(E, picks) - slack, f"layer {l}: only {s['experts_used']} of {E} experts used")
         check(s["load_entropy"] > 0.75, f"layer {l}: expert load entropy {s['load_entropy']:.3f}")
         # The clamp bites some elements but not most: between 0.1 % and 20 % per side.
         check(0.001 < s["clamp_glu"] < 0.2, f"layer {l}: glu clamp fraction {s['clamp_glu']:.4f}")
@@ -172,7 +182,7 @@ def main():
         big = cfg["hidden_size"] > 1024
         if not big:  # fp32: the stored values are exact in it
             model = model.to(torch.float32)
-        check_values(path, preset, model, cfg, ckpt)
+        check_values(path, preset, model, cfg, ckpt, big)
         del model, ckpt
     print("test_synth_reference: ok")
 
