@@ -388,7 +388,9 @@ static void progress_step(progress *pr, uint64_t n) {
     if (!pr->on) return;
     double now = gptoss_now();
     int pct = (int)(100.0 * (double)pr->done / (double)pr->total);
-    if (pr->done != pr->total && pct / 10 == pr->last_pct / 10 && now - pr->last < 2.0) return;
+    /* a line per 10 % or per 2 s, whichever comes first, and the last one */
+    if (pr->done != pr->total && (pct / 10 == pr->last_pct / 10 || now - pr->last < 0.5) && now - pr->last < 2.0)
+        return;
     pr->last = now;
     pr->last_pct = pct;
     double el = now - pr->t0;
