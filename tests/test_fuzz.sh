@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 fuzz_dir="$(dirname "$GPTOSS_BIN")/fuzz"
-targets=(fuzz_safetensors_header fuzz_config)
+targets=(fuzz_safetensors_header fuzz_config fuzz_tokenizer)
 for t in "${targets[@]}"; do
   [ -x "$fuzz_dir/$t" ] || { echo "skipped: $fuzz_dir/$t not built (sanitizer tree only)"; exit 77; }
 done

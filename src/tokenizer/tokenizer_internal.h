@@ -21,12 +21,24 @@
 #define O200K_N_VOCAB 201088   /* with the special and reserved ids */
 #define O200K_SHA256 "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
 
+/* A hash-table slot: the token's first 8 bytes (zero-padded), rank + 1 (0 = empty), its
+ * length and 16 bits of its hash. 16 bytes. */
+typedef struct vocab_slot {
+    uint64_t key;
+    uint32_t rank1;
+    uint16_t len, tag;
+} vocab_slot;
+
 struct gptoss_tokenizer {
     /* bytes of every id 0..O200K_N_VOCAB-1: blob[off[id] .. off[id+1]) */
     uint8_t *blob;
     uint32_t *off;
-    /* open addressing over ordinary ranks: slot = (hash32 << 32) | (rank + 1), 0 = empty */
-    uint64_t *slots;
+    /* open addressing (linear probing) over the ordinary ranks */
+    vocab_slot *slots;
+    /* rank of every 1- and 2-byte token by its bytes (b0 | b1 << 8), else -1: the first
+     * merges of every piece look these up, from a table that stays in cache (256 KB) */
+    int32_t rank1[256];
+    int32_t *rank2;
     uint32_t mask;
     /* the o200k pre-tokenizer pattern */
     pcre2_code *re;
