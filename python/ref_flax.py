@@ -168,6 +168,24 @@ def load_weights(model, ck, n_layers):
               "unembedding.weight")
 
 
+def read_config(folder, max_layers):
+    """The original config.json as a dict, num_hidden_layers cut to max_layers (0 = all)."""
+    cfg_path = os.path.join(folder, "config.json")
+    try:
+        with open(cfg_path) as f:
+            cfg = json.load(f)
+    except (OSError, ValueError) as e:
+        die(f"{cfg_path}: {e}")
+    missing = [k for k in CONFIG_KEYS if k not in cfg]
+    if missing:
+        die(f"{cfg_path}: not an original-layout config (missing {', '.join(missing)})")
+    if max_layers < 0:
+        die(f"--max-layers: {max_layers} is negative")
+    if max_layers:
+        cfg["num_hidden_layers"] = min(cfg["num_hidden_layers"], max_layers)
+    return cfg
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--checkpoint", required=True, help="original-layout checkpoint folder")
@@ -191,19 +209,7 @@ def main(argv):
     n_valid = len(tokens) if args.n_valid is None else args.n_valid
     if not 0 < n_valid <= len(tokens):
         die(f"--n-valid: {n_valid} outside 1..{len(tokens)}")
-    cfg_path = os.path.join(args.checkpoint, "config.json")
-    try:
-        with open(cfg_path) as f:
-            cfg = json.load(f)
-    except (OSError, ValueError) as e:
-        die(f"{cfg_path}: {e}")
-    missing = [k for k in CONFIG_KEYS if k not in cfg]
-    if missing:
-        die(f"{cfg_path}: not an original-layout config (missing {', '.join(missing)})")
-    if args.max_layers < 0:
-        die(f"--max-layers: {args.max_layers} is negative")
-    if args.max_layers:
-        cfg["num_hidden_layers"] = min(cfg["num_hidden_layers"], args.max_layers)
+    cfg = read_config(args.checkpoint, args.max_layers)
     if any(t < 0 or t >= cfg["vocab_size"] for t in tokens):
         die(f"--tokens: an id outside 0..{cfg['vocab_size'] - 1}")
 
