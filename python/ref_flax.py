@@ -1,7 +1,7 @@
 """Reference adapter: the Flax/NNX GPT-OSS shipped in jax2onnx, on our checkpoint, in fp32.
 
     python python/ref_flax.py --checkpoint DIR --tokens 1,2,3 [--n-valid N] [--max-layers N]
-                              --out FILE.safetensors [--window flax|torch]
+                              --out FILE.safetensors [--window flax|torch] [--verbose]
 
 This is the model behind the baseline parity report (PyPI jax2onnx,
 jax2onnx.plugins.examples.nnx.gpt_oss_flax). The adapter only loads weights and reads the
@@ -21,17 +21,19 @@ i - j <= sliding_window (sliding_window + 1 keys), one more than the official to
 `torch` hands the model the official mask instead (the Transformer takes its masks as
 constructor arguments, so nothing is patched).
 
-The stage names and shapes are those of docs/stages.md. The output is written to a
-temporary name and renamed, so a failure never leaves a partial file.
+The command line, stage names and writer are python/refdump.py's (docs/stages.md); the
+output is written to a temporary name and renamed, so a failure never leaves a partial file.
 """
 
-import argparse
 import json
 import os
 import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import refdump  # noqa: E402
 
 FP4_VALUES = np.array(
     [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0],
@@ -46,8 +48,7 @@ CONFIG_KEYS = (
 
 
 def die(msg):
-    print(f"ref_flax: {msg}", file=sys.stderr)
-    sys.exit(1)
+    refdump.fail(f"ref_flax: {msg}")
 
 
 class Checkpoint:
@@ -186,77 +187,52 @@ def read_config(folder, max_layers):
     return cfg
 
 
-def parse_args(argv):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--checkpoint", required=True, help="original-layout checkpoint folder")
-    ap.add_argument("--tokens", required=True, help="comma-separated token ids")
-    ap.add_argument("--n-valid", type=int, default=None, help="real tokens (a prefix)")
-    ap.add_argument("--max-layers", type=int, default=0, help="use the first N blocks only")
-    ap.add_argument("--out", required=True, help="output .safetensors")
-    ap.add_argument("--window", choices=("flax", "torch"), default="flax",
-                    help="sliding-window mask: the model's own (default) or the official one")
-    return ap.parse_args(argv)
+def extra_options(p):
+    p.add_argument("--window", choices=("flax", "torch"), default="flax",
+                   help="sliding-window mask: the model's own (default) or the official one")
 
 
-def main(argv):
-    args = parse_args(argv)
-    try:
-        tokens = [int(t) for t in args.tokens.split(",") if t.strip()]
-    except ValueError:
-        die(f"--tokens: not a comma-separated list of integers: {args.tokens!r}")
-    if not tokens:
-        die("--tokens: empty")
-    n_valid = len(tokens) if args.n_valid is None else args.n_valid
-    if not 0 < n_valid <= len(tokens):
-        die(f"--n-valid: {n_valid} outside 1..{len(tokens)}")
+def main():
+    args = refdump.parse_args("Dump the stages of jax2onnx's Flax GPT-OSS (fp32, CPU).",
+                              extra=extra_options)
     cfg = read_config(args.checkpoint, args.max_layers)
-    if any(t < 0 or t >= cfg["vocab_size"] for t in tokens):
-        die(f"--tokens: an id outside 0..{cfg['vocab_size'] - 1}")
+    bad = [t for t in args.tokens if not 0 <= t < cfg["vocab_size"]]
+    if bad:
+        die(f"--tokens: id {bad[0]} out of range 0..{cfg['vocab_size'] - 1}")
 
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    import jax
+    try:
+        import jax
 
-    # fp32 matmuls on every backend (a no-op on CPU, where f32 dots are f32 already).
-    jax.config.update("jax_default_matmul_precision", "highest")
-    import jax.numpy as jnp
-    from jax2onnx.plugins.examples.nnx import gpt_oss_flax as gof
-    from safetensors.numpy import save_file
+        # fp32 matmuls on every backend (a no-op on CPU, where f32 dots are f32 already).
+        jax.config.update("jax_default_matmul_precision", "highest")
+        import jax.numpy as jnp
+        from jax2onnx.plugins.examples.nnx import gpt_oss_flax as gof
+    except ImportError as e:
+        die(f"the Flax reference is not installed ({e}); see python/requirements-extra-flax.txt")
 
     t0 = time.time()
     ck = Checkpoint(args.checkpoint)
-    model = build_model(gof, cfg, len(tokens), args.window)
+    model = build_model(gof, cfg, len(args.tokens), args.window)
     load_weights(model, ck, cfg["num_hidden_layers"])
     t1 = time.time()
+    refdump.note(args, f"ref_flax: loaded {cfg['num_hidden_layers']} blocks in {t1 - t0:.1f} s")
 
     debug = []
-    logits = model(jnp.asarray(tokens, dtype=jnp.int32), capture_block_debug=debug)
-    final_normed = model.norm(debug[-1]["output"]) if debug else None
-    t2 = time.time()
-
-    out = {
-        "tokens": np.asarray(tokens, dtype=np.int64),
-        "n_valid": np.asarray([n_valid], dtype=np.int64),
-        "logits": np.asarray(logits, dtype=np.float32),
-    }
-    if final_normed is not None:
-        out["final_normed"] = np.asarray(final_normed, dtype=np.float32)
+    logits = model(jnp.asarray(args.tokens, dtype=jnp.int32), capture_block_debug=debug)
+    stages = {"logits": np.asarray(logits)}
+    if debug:
+        # The model applies its final norm internally without recording it: apply the same
+        # module to the recorded output of the last block.
+        stages["final_normed"] = np.asarray(model.norm(debug[-1]["output"]))
     for i, entry in enumerate(debug):
         for stage, value in entry.items():
-            arr = np.asarray(value)
-            arr = arr.astype(np.int64) if stage == "mlp_expert_indices" else arr.astype(np.float32)
-            out[f"block{i}.{stage}"] = np.ascontiguousarray(arr)
-    tmp = f"{args.out}.tmp.{os.getpid()}"
-    try:
-        save_file(out, tmp, metadata={"adapter": "flax", "window": args.window})
-        os.replace(tmp, args.out)
-    except OSError as e:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        die(f"{args.out}: {e}")
-    print(f"ref_flax: {len(out)} tensors, load {t1 - t0:.1f} s, forward {t2 - t1:.1f} s",
-          file=sys.stderr)
+            stages[f"block{i}.{stage}"] = np.asarray(value)
+    refdump.note(args, f"ref_flax: forward {time.time() - t1:.1f} s")
+    refdump.write(args, stages, metadata={"reference": "jax2onnx gpt_oss_flax fp32",
+                                          "window": args.window})
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())
