@@ -78,7 +78,7 @@ graphs=()
 [ "$g_rc" = 0 ] && graphs+=("gptoss=$out/gptoss.onnx")
 [ "$j_rc" = 0 ] && graphs+=("jax2onnx=$out/jax2onnx.onnx")
 {
-  echo "# jax2onnx vs gptoss export-onnx: \`$name\`, S=$seqlen${max_layers:+, max layers $max_layers}"
+  echo "# jax2onnx vs gptoss export-onnx: \`$name\`, S=$seqlen$( [ "$max_layers" != 0 ] && echo ", max layers $max_layers")"
   echo
   echo "Prompt \"$prompt\" (tokens $tokens). ONNX Runtime $("$py" -c 'import onnxruntime as o; print(o.__version__)'),"
   echo "jax2onnx $("$py" -c 'import importlib.metadata as m; print(m.version("jax2onnx"))'), $(nproc) cores."

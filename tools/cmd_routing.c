@@ -1,10 +1,355 @@
-/* cmd_routing.c: not built yet. */
+/* cmd_routing.c: gptoss routing, the engine's expert routing against a reference's, every
+ * token and every layer (comparison and reports in src/report/routing*.c; the engine run,
+ * the adapters and the dumps are the parity machinery of src/parity/). */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "parity/parity.h"
+#include "report/routing.h"
+#include "util.h"
+
+static const char *HELP =
+    "usage: gptoss routing --against NAME -m DIR (--prompt TEXT | --tokens IDS)\n"
+    "                      [--max-layers N] [--max-tokens N] [--sequence-length N]\n"
+    "                      [--output-dir DIR] [--gate-tolerance X] [--json FILE]\n"
+    "                      [--threads N] [--verbose] [--engine-dump FILE]\n"
+    "                      [--reference-dump FILE] [--save-engine-dump FILE]\n"
+    "                      [--save-reference-dump FILE] [ADAPTER OPTIONS]\n"
+    "\n"
+    "Runs the engine and a reference implementation on the same token ids and compares\n"
+    "their mixture-of-experts routing for every token and every layer:\n"
+    "  - expert-ID agreement, order-sensitive (the top-k lists equal position by position)\n"
+    "    and as sets;\n"
+    "  - gate weights, expert by expert over both choices: mean and max |diff|;\n"
+    "  - for every disagreement, the router-logit margin that decides it on each side (k-th\n"
+    "    minus (k+1)-th logit; for an order-only difference the smallest gap inside the\n"
+    "    top k), flagged as a near-tie when both are within twice the rounding at that\n"
+    "    token (the largest router-logit |diff| between the sides there, at least 16\n"
+    "    float32 epsilons and at most 1e-4 relative of the largest logit): a tie that\n"
+    "    may flip, not a bug.\n"
+    "PASS needs 100% order-sensitive agreement and max gate |diff| < the gate tolerance.\n"
+    "\n"
+    "Writes, atomically, into the output folder: <YYYYmmdd-HHMMSS>_summary.md (prompt,\n"
+    "result, | Layer | Expert Match | Mean Gate Diff | Max Gate Diff | Status | table,\n"
+    "near-ties, disagreements), the same data as <stamp>_summary.json, and\n"
+    "<stamp>_expert_load.svg, the tokens routed to each expert per layer.\n"
+    "\n"
+    "  --against NAME         torch: the official gpt-oss PyTorch model, fp32\n"
+    "                         flax:  the Flax GPT-OSS of jax2onnx, fp32 (adapter option\n"
+    "                                --window torch gives it the official sliding window)\n"
+    "                         (any python/ref_NAME.py adapter works)\n"
+    "  -m, --model DIR        checkpoint folder (original layout for torch and flax)\n"
+    "  --prompt TEXT          text, encoded with o200k_harmony (special tokens recognised)\n"
+    "  --tokens IDS           token ids instead, comma-separated\n"
+    "  --max-layers N         only the first N blocks on both sides (default: all)\n"
+    "  --max-tokens N         compare the first N tokens only (default: all real tokens)\n"
+    "  --sequence-length N    pad the run to N tokens with <|endoftext|> as `gptoss parity`\n"
+    "                         does (default 0: no padding); padding is never compared\n"
+    "  --output-dir DIR       where the reports go (default artifacts/gpt_oss_routing)\n"
+    "  --gate-tolerance X     max gate weight |diff| must be below X (default 0.01, the\n"
+    "                         baseline's rule)\n"
+    "  --json FILE            also write the JSON report to FILE\n"
+    "  --threads N            engine threads (default: all cores)\n"
+    "  -v, --verbose          show the reference's progress (its stderr)\n"
+    "  --engine-dump FILE     use this stage dump (`gptoss run --dump`) instead of running\n"
+    "                         the engine\n"
+    "  --reference-dump FILE  use this stage dump instead of running the reference; with\n"
+    "                         both, -m and the tokens are optional and NAME only labels\n"
+    "  --save-engine-dump FILE, --save-reference-dump FILE\n"
+    "                         keep the dumps compared (safetensors)\n"
+    "  ADAPTER OPTIONS        any other --option [VALUE] goes to the adapter as is\n"
+    "\n"
+    "Exit status: 0 PASS, 1 FAIL or an error, 2 bad arguments.\n";
+
+typedef struct {
+    const char *against, *model, *prompt, *tokens, *json, *out_dir, *engine_dump, *ref_dump,
+        *save_eng, *save_ref;
+    int max_layers, max_tokens, seq_len, threads, verbose;
+    double gate_tol;
+    char **extra;
+    int n_extra;
+} routing_opts;
+
+static int parse_int(const char *opt, const char *v, int lo, int *out) {
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || errno || x < lo || x > 1000000000)
+        return cli_usage_error("routing", "%s '%s': expected an integer >= %d", opt, v, lo);
+    *out = (int)x;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, routing_opts *o) {
+    *o = (routing_opts){.out_dir = "artifacts/gpt_oss_routing",
+                        .gate_tol = ROUTING_DEFAULT_GATE_TOLERANCE};
+    o->extra = calloc((size_t)argc + 1, sizeof *o->extra);
+    if (!o->extra) return cli_usage_error("routing", "out of memory");
+    static const char *const valued[] = {
+        "--against", "-m", "--model", "--prompt", "--tokens", "--max-layers", "--max-tokens",
+        "--sequence-length", "--output-dir", "--gate-tolerance", "--json", "--threads",
+        "--engine-dump", "--reference-dump", "--save-engine-dump", "--save-reference-dump"};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+            o->verbose = 1;
+            continue;
+        }
+        int known = 0;
+        for (size_t j = 0; j < sizeof valued / sizeof *valued; j++) known |= !strcmp(a, valued[j]);
+        if (!known) { /* an adapter option, with its value if any */
+            if (strncmp(a, "--", 2) || !a[2]) return cli_usage_error("routing", "unexpected argument '%s'", a);
+            o->extra[o->n_extra++] = argv[i];
+            if (v && strncmp(v, "--", 2) && !strchr(a, '=')) o->extra[o->n_extra++] = argv[++i];
+            continue;
+        }
+        if (!v) return cli_usage_error("routing", "%s needs a value", a);
+        i++;
+        int rc = 0;
+        if (!strcmp(a, "--against")) o->against = v;
+        else if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
+        else if (!strcmp(a, "--prompt")) o->prompt = v;
+        else if (!strcmp(a, "--tokens")) o->tokens = v;
+        else if (!strcmp(a, "--output-dir")) o->out_dir = v;
+        else if (!strcmp(a, "--json")) o->json = v;
+        else if (!strcmp(a, "--engine-dump")) o->engine_dump = v;
+        else if (!strcmp(a, "--reference-dump")) o->ref_dump = v;
+        else if (!strcmp(a, "--save-engine-dump")) o->save_eng = v;
+        else if (!strcmp(a, "--save-reference-dump")) o->save_ref = v;
+        else if (!strcmp(a, "--max-layers")) rc = parse_int(a, v, 1, &o->max_layers);
+        else if (!strcmp(a, "--max-tokens")) rc = parse_int(a, v, 1, &o->max_tokens);
+        else if (!strcmp(a, "--sequence-length")) rc = parse_int(a, v, 0, &o->seq_len);
+        else if (!strcmp(a, "--threads")) rc = parse_int(a, v, 0, &o->threads);
+        else if (!strcmp(a, "--gate-tolerance")) {
+            char *end;
+            errno = 0;
+            o->gate_tol = strtod(v, &end);
+            if (end == v || *end || errno || !(o->gate_tol > 0))
+                rc = cli_usage_error("routing", "--gate-tolerance '%s': expected a number > 0", v);
+        }
+        if (rc) return rc;
+    }
+    int both = o->engine_dump && o->ref_dump;
+    if (!o->against && !o->ref_dump)
+        return cli_usage_error("routing", "--against NAME is required (torch, flax)");
+    if (!o->against) o->against = "reference";
+    if (!o->model && !both) return cli_usage_error("routing", "-m DIR is required");
+    if (o->prompt && o->tokens) return cli_usage_error("routing", "give --prompt or --tokens, not both");
+    if (!o->prompt && !o->tokens && !both)
+        return cli_usage_error("routing", "--prompt TEXT or --tokens IDS is required");
+    return 0;
+}
+
+/* A token's bytes, printable: 'What', with \xNN for control bytes and quotes escaped. */
+static char *printable(const char *b, size_t len) {
+    char *s = malloc(4 * len + 3), *p = s;
+    if (!s) return NULL;
+    *p++ = '\'';
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)b[i];
+        if (c < 0x20 || c == 0x7f || c == '\'' || c == '\\' || c == '`' || c == '|')
+            p += sprintf(p, "\\x%02x", c);
+        else *p++ = (char)c;
+    }
+    *p++ = '\'';
+    *p = 0;
+    return s;
+}
+
+/* The ids to run (padded) and, when a tokenizer is at hand, the printable real tokens. */
+static gptoss_status make_ids(const routing_opts *o, int32_t **ids, int *n_ids, int *n_valid,
+                              char ***strings) {
+    int32_t *raw = NULL;
+    int n = 0;
+    gptoss_tokenizer *tok = NULL;
+    gptoss_status s = GPTOSS_OK;
+    if (o->tokens) s = tokens_parse("--tokens", o->tokens, &raw, &n);
+    gptoss_status ts = s ? s : gptoss_tokenizer_open(NULL, &tok);
+    if (!s && o->prompt) {
+        s = ts;
+        size_t cnt = 0;
+        if (!s) s = gptoss_tokenizer_encode(tok, o->prompt, strlen(o->prompt), 1, &raw, &cnt);
+        n = (int)cnt;
+        if (!s && n == 0) s = gptoss_error(GPTOSS_ERR_ARG, "--prompt: encodes to no tokens");
+    }
+    if (!s) s = tokens_pad(raw, n, o->seq_len, ids, n_ids);
+    if (!s) {
+        *n_valid = n;
+        *strings = tok ? calloc((size_t)n, sizeof **strings) : NULL;
+        for (int i = 0; *strings && i < n; i++) {
+            size_t len = 0;
+            const char *b = gptoss_tokenizer_token(tok, raw[i], &len);
+            (*strings)[i] = b ? printable(b, len) : strdup("<out of range>");
+        }
+    }
+    gptoss_tokenizer_close(tok);
+    free(raw);
+    return s;
+}
+
+static gptoss_status engine_side(const routing_opts *o, const int32_t *ids, int n_ids,
+                                 int n_valid, stage_dump *d, double *secs) {
+    if (o->engine_dump) return dump_load(o->engine_dump, d);
+    gptoss_open_options oo = {.max_layers = o->max_layers};
+    gptoss_model *m = NULL;
+    gptoss_status s = gptoss_model_open(o->model, &oo, &m);
+    if (s) return s;
+    double t0 = gptoss_now();
+    s = dump_from_engine(m, ids, n_ids, n_valid, o->threads, d);
+    *secs = gptoss_now() - t0;
+    gptoss_model_close(m);
+    if (!s && o->save_eng) s = dump_save(d, o->save_eng);
+    return s;
+}
+
+static gptoss_status reference_side(const routing_opts *o, const int32_t *ids, int n_ids,
+                                    int n_valid, stage_dump *d, double *secs) {
+    if (o->ref_dump) return dump_load(o->ref_dump, d);
+    adapter_options ao = {.name = o->against, .checkpoint = o->model, .tokens = ids,
+                          .n_tokens = n_ids, .n_valid = n_valid, .max_layers = o->max_layers,
+                          .extra = o->extra, .n_extra = o->n_extra, .verbose = o->verbose};
+    gptoss_status s = adapter_run(&ao, d, secs);
+    if (!s && o->save_ref) s = dump_save(d, o->save_ref);
+    return s;
+}
+
+/* mkdir -p */
+static gptoss_status make_dirs(const char *path) {
+    char *p = strdup(path);
+    if (!p) return gptoss_error(GPTOSS_ERR_NOMEM, "out of memory");
+    gptoss_status s = GPTOSS_OK;
+    for (char *c = p + 1; !s; c++) {
+        int end = !*c;
+        if (*c == '/' || end) {
+            *c = 0;
+            if (mkdir(p, 0777) && errno != EEXIST)
+                s = gptoss_error(GPTOSS_ERR_IO, "%s: cannot create: %s", p, strerror(errno));
+            if (end) break;
+            *c = '/';
+        }
+    }
+    free(p);
+    return s;
+}
+
+typedef enum { OUT_MD, OUT_JSON, OUT_SVG, OUT_EXTRA_JSON, OUT_N } out_kind;
+
+/* Writes every report to a temporary file first and renames them only when all are
+ * complete, so a failure leaves neither a partial file nor a partial set. */
+static gptoss_status write_reports(const routing_run *run, char *const paths[OUT_N]) {
+    gptoss_atomic_file af[OUT_N];
+    memset(af, 0, sizeof af);
+    char *json = NULL;
+    cJSON *j = routing_json(run);
+    if (j) json = cJSON_Print(j);
+    cJSON_Delete(j);
+    gptoss_status s = json ? GPTOSS_OK : gptoss_error(GPTOSS_ERR_NOMEM, "out of memory");
+    for (int k = 0; !s && k < OUT_N; k++) {
+        if (!paths[k] || (s = gptoss_atomic_open(&af[k], paths[k]))) continue;
+        if (k == OUT_MD) routing_markdown(af[k].f, run);
+        else if (k == OUT_SVG) routing_svg(af[k].f, run);
+        else fprintf(af[k].f, "%s\n", json);
+        if (fflush(af[k].f) || ferror(af[k].f))
+            s = gptoss_error(GPTOSS_ERR_IO, "%s: write failed: %s", paths[k], strerror(errno));
+    }
+    /* The markdown names the picture: it is renamed last. */
+    static const out_kind order[OUT_N] = {OUT_SVG, OUT_JSON, OUT_EXTRA_JSON, OUT_MD};
+    for (int i = 0; i < OUT_N; i++) {
+        gptoss_atomic_file *f = &af[order[i]];
+        if (!f->f) continue;
+        if (s) gptoss_atomic_abort(f);
+        else s = gptoss_atomic_commit(f);
+    }
+    free(json);
+    return s;
+}
+
+static int report(const routing_opts *o, routing_run *run) {
+    char stamp[32], *paths[OUT_N] = {0}, svg_name[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    snprintf(svg_name, sizeof svg_name, "%s_expert_load.svg", stamp);
+    run->timestamp = stamp;
+    run->svg_name = svg_name;
+    gptoss_status s = make_dirs(o->out_dir);
+    char name[96];
+    snprintf(name, sizeof name, "%s_summary.md", stamp);
+    paths[OUT_MD] = gptoss_path_join(o->out_dir, name);
+    snprintf(name, sizeof name, "%s_summary.json", stamp);
+    paths[OUT_JSON] = gptoss_path_join(o->out_dir, name);
+    paths[OUT_SVG] = gptoss_path_join(o->out_dir, svg_name);
+    paths[OUT_EXTRA_JSON] = o->json ? strdup(o->json) : NULL;
+    if (!s && (!paths[OUT_MD] || !paths[OUT_JSON] || !paths[OUT_SVG] || (o->json && !paths[OUT_EXTRA_JSON])))
+        s = gptoss_error(GPTOSS_ERR_NOMEM, "out of memory");
+    routing_print(stdout, run);
+    fflush(stdout);
+    if (!s) s = write_reports(run, paths);
+    if (!s) printf("report: %s\n", paths[OUT_MD]);
+    for (int k = 0; k < OUT_N; k++) free(paths[k]);
+    if (s) return cli_fail("routing", s);
+    return run->result->pass ? 0 : 1;
+}
+
+static void free_strings(char **v, int n) {
+    for (int i = 0; v && i < n; i++) free(v[i]);
+    free(v);
+}
+
+/* Without --prompt/--tokens (two dumps given) the ids come from the engine's dump. */
+static gptoss_status need_ids_from(const stage_dump *d, int *n_valid) {
+    const dump_tensor *v = dump_get(d, "n_valid");
+    *n_valid = v && dump_numel(v) == 1 ? (int)dump_elem(v, 0) : 0;
+    return GPTOSS_OK;
+}
 
 int cmd_routing(int argc, char **argv) {
-    (void)argc;
-    fprintf(stderr, "gptoss %s: does not exist yet\n", argv[0]);
-    return 3;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(HELP, stdout);
+            return 0;
+        }
+    routing_opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc) {
+        free(o.extra);
+        return rc;
+    }
+    int32_t *ids = NULL;
+    int n_ids = 0, n_valid = 0;
+    char **strings = NULL;
+    stage_dump eng, ref;
+    dump_init(&eng);
+    dump_init(&ref);
+    routing_result res = {0};
+    double t_eng = -1, t_ref = -1;
+    gptoss_status s = GPTOSS_OK;
+    if (o.prompt || o.tokens) s = make_ids(&o, &ids, &n_ids, &n_valid, &strings);
+    if (!s) s = engine_side(&o, ids, n_ids, n_valid, &eng, &t_eng);
+    if (!s && !ids) s = need_ids_from(&eng, &n_valid);
+    if (!s) s = reference_side(&o, ids, n_ids, n_valid, &ref, &t_ref);
+    if (!s) s = routing_compare(&eng, &ref, o.max_tokens, o.gate_tol, &res);
+    if (s) {
+        rc = cli_fail("routing", s);
+    } else {
+        routing_run run = {.against = o.against, .model = o.model, .prompt = o.prompt,
+                           .token_strings = strings && res.n_tokens <= n_valid ? strings : NULL,
+                           .engine_s = t_eng, .reference_s = t_ref, .result = &res};
+        rc = report(&o, &run);
+    }
+    routing_result_free(&res);
+    dump_free(&eng);
+    dump_free(&ref);
+    free_strings(strings, n_valid);
+    free(ids);
+    free(o.extra);
+    return rc;
 }
