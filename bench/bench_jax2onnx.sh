@@ -69,7 +69,11 @@ read -r j_rc j_wall j_rss j_killed < <(measure export_jax2onnx "$py" bench/jax2o
 
 status() { # rc killed log
   if [ "$2" = 1 ]; then
-    echo "stopped at ${mem_gib} GiB in phase '$(grep '^phase:' "$3" | tail -1 | cut -c8-)'"
+    # The innermost frames of the stack the helper printed when the watchdog stopped it.
+    local where
+    where=$(awk '/^Current thread/{c=1; next} /^Thread 0x/{c=0} c && /File "/' "$3" | head -3 |
+      sed -E 's/.*File "([^"]*site-packages\/)?([^"]*)", line ([0-9]+) in (.*)/\2:\3 \4/' | paste -sd ';' -)
+    echo "stopped at ${mem_gib} GiB in phase '$(grep '^phase:' "$3" | tail -1 | cut -c8-)'${where:+ at $where}"
   elif [ "$1" != 0 ]; then
     echo "failed (exit $1): $(grep -v '^phase:' "$3" | grep -v '^\s*$' | tail -1 | cut -c1-160)"
   else echo ok; fi

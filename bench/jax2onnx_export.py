@@ -9,8 +9,10 @@ The weights are loaded by python/ref_flax.py (fp32; MXFP4 experts as exact bf16)
 graph holds the same numbers the Flax reference runs on.
 """
 import argparse
+import faulthandler
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -29,6 +31,9 @@ def main():
     ap.add_argument("--opset", type=int, default=23)
     args = ap.parse_args()
 
+    # bench/watchdog.py sends SIGUSR1 before stopping a run that outgrew its memory limit:
+    # print every thread's stack, so the report can say where the export was.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path.insert(0, os.path.join(here, "..", "python"))

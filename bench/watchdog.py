@@ -1,7 +1,8 @@
 """Runs a command, measures its wall time and the peak RSS of its whole process tree, and
 stops it (SIGKILL to its process group) when that RSS passes a limit, so that a benchmark
 of an exporter that does not fit cannot push the shared machine into swap or the OOM
-killer.
+killer. Before stopping it, the watchdog sends SIGUSR1 (a Python program that registered
+it with faulthandler prints its stack: where the memory ran out).
 
     python bench/watchdog.py --limit-gib G --report FILE -- CMD ...
 
@@ -54,6 +55,13 @@ def main():
     while proc.poll() is None:
         peak = max(peak, tree_rss_kib(proc.pid))
         if peak > limit:
+            # Ask for a stack dump first (a Python child that registered SIGUSR1 with
+            # faulthandler prints where it is), then stop the whole group.
+            try:
+                os.kill(proc.pid, signal.SIGUSR1)
+                time.sleep(2)
+            except ProcessLookupError:
+                pass
             os.killpg(proc.pid, signal.SIGKILL)
             stopped = 1
             proc.wait()

@@ -4,6 +4,7 @@
 Builds a small original-layout checkpoint (bf16 weights, MXFP4 experts, a 4-token sliding
 window, YaRN RoPE) in a temporary folder, runs the adapter on 10 tokens, and runs the
 official gpt_oss.torch model upcast to fp32 on the same tokens. Checks:
+  - the adapter's MXFP4 decoding equals the official loader's bit for bit;
   - with --window torch (the official mask) every block output, the gate logits and the
     logits agree within 1e-4 and the expert choices are identical;
   - with --window flax (the model as shipped) positions before the window agree, and later
@@ -98,6 +99,19 @@ def flax_stages(folder, window):
     return load_file(path)
 
 
+def check_mxfp4(folder):
+    """The adapter's own MXFP4 decoding equals the official loader's, bit for bit."""
+    sys.path.insert(0, os.path.join(HOME, "python"))
+    import ref_flax
+    from gpt_oss.torch.weights import Checkpoint
+
+    ours, official = ref_flax.Checkpoint(folder), Checkpoint(folder, torch.device("cpu"))
+    for name in ("block.0.mlp.mlp1_weight", "block.1.mlp.mlp2_weight"):
+        a = np.asarray(ours.mxfp4_bf16(name)).astype(np.float32)
+        b = official.get(name).float().numpy()
+        assert a.shape == b.shape and np.array_equal(a.view(np.uint32), b.view(np.uint32)), name
+
+
 def maxdiff(a, b):
     return float(np.max(np.abs(a.astype(np.float64) - b)))
 
@@ -105,6 +119,7 @@ def maxdiff(a, b):
 def main():
     with tempfile.TemporaryDirectory() as folder:
         write_checkpoint(folder)
+        check_mxfp4(folder)
         ref = torch_stages(folder)
         fixed = flax_stages(folder, "torch")
         shipped = flax_stages(folder, "flax")

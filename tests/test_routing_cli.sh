@@ -7,7 +7,7 @@ need_python
 model=$(fixture tiny)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# 17 tokens: longer than tiny's 8-token sliding window, so the window shapes real tokens.
+# 18 tokens: longer than tiny's 8-token sliding window, so the window shapes real tokens.
 prompt="What is the capital of France? The capital of France is Paris, on the Seine."
 py=$GPTOSS_PYTHON
 
@@ -34,10 +34,11 @@ ls "$tmp"/r | grep -q tmp && fail "temporary files left behind"
 import json, sys, xml.dom.minidom
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 assert a == b, "--json and the summary JSON differ"
-assert a["result"] == "PASS" and a["order_matches"] == a["decisions"] == 17 * 2, a
+n = len(a["tokens"])
+assert n == 18 and a["result"] == "PASS" and a["order_matches"] == a["decisions"] == n * 2, a
 assert a["set_matches"] == a["decisions"] and a["near_ties"] == 0
 assert a["gate_diff_max"] <= 1e-6, a["gate_diff_max"]
-assert len(a["per_layer"]) == 2 and all(sum(l["load_engine"]) == 17 * a["experts_per_token"] for l in a["per_layer"])
+assert len(a["per_layer"]) == 2 and all(sum(l["load_engine"]) == n * a["experts_per_token"] for l in a["per_layer"])
 svg = xml.dom.minidom.parse(sys.argv[3])
 assert len(svg.getElementsByTagName("rect")) >= 2 * a["experts"]
 print("ok: reports", a["decisions"], "decisions, gate max", a["gate_diff_max"])
@@ -58,7 +59,7 @@ rc=0
   --output-dir "$tmp/bad" >"$tmp/bad.txt" || rc=$?
 [ $rc -eq 1 ] || fail "perturbed reference: exit $rc (want 1, FAIL)"
 grep -q '^result: FAIL' "$tmp/bad.txt" || fail "perturbed reference: no FAIL"
-grep -q '^| 1 | 16/17 (94.12%) | .* | FAIL |$' "$tmp/bad/"*_summary.md || fail "layer 1 row"
+grep -q '^| 1 | 17/18 (94.44%) | .* | FAIL |$' "$tmp/bad/"*_summary.md || fail "layer 1 row"
 grep -q '^| 1 | 3 | .* | set | .* | no |$' "$tmp/bad/"*_summary.md || fail "the disagreement is not listed as a set difference"
 echo "ok: a perturbed reference fails"
 

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # labels: release_only
 # gptoss routing at full depth: the `deep` preset (24 layers x 32 experts, top-4), a
-# 17-token prompt that crosses its 8-token sliding window, against the official torch model
-# and against the Flax model of jax2onnx. Target: every decision identical on every layer,
-# gate weights within 1e-6 (fp32 on both sides; see test_routing_cli.sh).
+# 18-token prompt that crosses its 8-token sliding window, against the official torch model
+# and against the Flax model of jax2onnx. Every decision must be identical on every layer.
+# Gate weights: within 4e-6. Two independent fp32 references already differ by up to
+# 1.8e-6 here (torch vs Flax with the official window: the residual stream grows over 24
+# layers and summation orders differ), and the engine sits on that floor (1.7e-6 against
+# torch, 1.8e-6 against Flax); 4e-6 is twice the floor, while a wrong weight (a softmax
+# over the wrong logits, a missing renormalisation) is off by 1e-2 or more.
 # The Flax model as shipped lets a query see one key more than the official model on
 # sliding layers; given the official mask (--window torch) it must agree everywhere, and
 # as shipped it may only disagree from the first token the window cuts (position 8).
@@ -20,9 +24,9 @@ import json, sys
 j = json.load(open(sys.argv[1]))
 print(f"{j['against']}: {j['order_matches']}/{j['decisions']} decisions, gate max {j['gate_diff_max']:.3g}, "
       f"near-ties {j['near_ties']}, {j['result']}")
-assert j["layers"] == 24 and j["decisions"] == 24 * 17, j["decisions"]
+assert j["layers"] == 24 and j["decisions"] == 24 * 18, j["decisions"]
 assert j["result"] == "PASS" and j["order_matches"] == j["decisions"]
-assert j["gate_diff_max"] <= 1e-6, j["gate_diff_max"]
+assert j["gate_diff_max"] <= 4e-6, j["gate_diff_max"]
 EOF
 }
 
