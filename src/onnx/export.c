@@ -37,6 +37,20 @@ typedef struct ex {
 
 #define NAME_MAX_LEN 160
 
+/* ONNX Runtime folds constant subgraphs (the BF16 casts, the MXFP4 decoding) once at load,
+ * but only when each folded tensor stays under about 1 GiB; a larger one would be
+ * recomputed at every run. Weights whose fp32 form is larger are therefore split into
+ * parts of at most this many bytes (experts by expert, the unembedding by vocabulary rows),
+ * each with its own MatMul / Gemm, and the (small) results concatenated. */
+#define FOLD_LIMIT ((int64_t)768 << 20)
+
+/* The largest divisor of n whose parts of `bytes` each stay within FOLD_LIMIT (at least 1). */
+static int64_t part_size(int64_t n, int64_t bytes) {
+    for (int64_t d = n; d > 1; d--)
+        if (n % d == 0 && d * bytes <= FOLD_LIMIT && n / d <= OX_MAX_IO) return d;
+    return 1;
+}
+
 int gptoss_onnx_ir_version(int opset) {
     static const int ir[] = {8, 8, 9, 9, 10, 10, 11, 12, 13, 13}; /* opsets 17 .. 26 */
     if (opset < GPTOSS_ONNX_MIN_OPSET || opset > GPTOSS_ONNX_MAX_OPSET) return 0;
@@ -92,7 +106,7 @@ static int slice_axis(ex *e, const char *name, int x, int64_t axis, int64_t star
 }
 
 static void name_of(char *buf, const char *prefix, const char *what) {
-    snprintf(buf, NAME_MAX_LEN, "%s/%s", prefix, what);
+    if (snprintf(buf, NAME_MAX_LEN, "%s/%s", prefix, what) >= NAME_MAX_LEN) buf[NAME_MAX_LEN - 1] = 0;
 }
 
 /* ---- weights ------------------------------------------------------------------------- */
@@ -105,9 +119,19 @@ static int vec(ex *e, const char *name, const float *data, int ndim, const int64
     return ox_weight(e->g, name, OX_FLOAT, ndim, dims, &p, 1);
 }
 
+/* Whether [p, p + n) lies in one of the checkpoint's file mappings. */
+static int in_mapping(const ex *e, const void *p, size_t n) {
+    for (size_t i = 0; i < e->m->n_files; i++) {
+        const st_file *f = e->m->files[i];
+        if ((const uint8_t *)p >= f->map && (const uint8_t *)p + n <= f->map + f->size) return 1;
+    }
+    return 0;
+}
+
 static ox_part mat_part(const ex *e, const gptoss_mat *w) {
     ox_part p = {.conv = OX_COPY, .src = w->data, .rows = w->rows, .cols = w->cols,
                  .stride = w->stride, .elem = gptoss_dtype_size(w->dtype)};
+    p.mapped = in_mapping(e, w->data, (size_t)(w->rows * w->stride) * p.elem);
     if (w->dtype == GPTOSS_DT_BF16 && e->o->float_weights) p.conv = OX_BF16_F32;
     return p;
 }
@@ -147,6 +171,8 @@ static int experts(ex *e, const char *prefix, const char *name, const gptoss_mxf
     if (e->o->float_weights) {
         ox_part p = {.conv = OX_MXFP4_F32, .src = q->blocks, .scales = q->scales,
                      .rows = q->n_experts * q->rows, .cols = q->cols, .stride = q->cols};
+        p.mapped = in_mapping(e, q->blocks, (size_t)(p.rows * G * 16)) &&
+                   in_mapping(e, q->scales, (size_t)(p.rows * G));
         return ox_weight(e->g, name, OX_FLOAT, 3, dims, &p, 1);
     }
     char nm[NAME_MAX_LEN], full[NAME_MAX_LEN];
@@ -156,6 +182,8 @@ static int experts(ex *e, const char *prefix, const char *name, const gptoss_mxf
     pb.stride = pb.cols;
     ox_part ps = {.conv = OX_COPY, .src = q->scales, .rows = 1, .cols = q->n_experts * q->rows * G, .elem = 1};
     ps.stride = ps.cols;
+    pb.mapped = in_mapping(e, q->blocks, (size_t)pb.cols);
+    ps.mapped = in_mapping(e, q->scales, (size_t)ps.cols);
     snprintf(full, sizeof full, "%s.blocks", name);
     int blocks = ox_weight(e->g, full, OX_UINT8, 4, bdims, &pb, 1);
     snprintf(full, sizeof full, "%s.scales", name);
@@ -454,6 +482,51 @@ static int select_experts(ex *e, const char *prefix, int x, int idx, int64_t n) 
     return ox_out(e->g, nd);
 }
 
+/* out [E, rows, S] = W[e] x (x [cols, S] shared by all experts, or [E, cols, S] per expert
+ * when per_expert), the experts in parts of at most FOLD_LIMIT fp32 bytes. */
+static int expert_matmul(ex *e, const char *p, const char *which, int l, const gptoss_mxfp4 *q,
+                         int x, int per_expert) {
+    char nm[NAME_MAX_LEN], pre[96], wn[96];
+    int64_t ec = part_size(q->n_experts, q->rows * q->cols * 4), n = q->n_experts / ec;
+    int64_t G = q->cols / 32;
+    int xs[OX_MAX_IO], outs[OX_MAX_IO];
+    if (per_expert && n > 1) {
+        int64_t sizes[OX_MAX_IO];
+        for (int64_t c = 0; c < n; c++) sizes[c] = ec;
+        snprintf(nm, sizeof nm, "%s/%s/split", p, which);
+        ox_node *sp = ox_node_new(e->g, "Split", "%s", nm);
+        ox_in(sp, x);
+        ox_in(sp, ox_const_i64(e->g, (int)n, sizes));
+        ox_attr_int(sp, "axis", 0);
+        for (int64_t c = 0; c < n; c++) xs[c] = ox_out(e->g, sp);
+    } else {
+        for (int64_t c = 0; c < n; c++) xs[c] = x;
+    }
+    for (int64_t c = 0; c < n; c++) {
+        gptoss_mxfp4 part = *q;
+        part.n_experts = ec;
+        part.blocks += c * ec * q->rows * G * 16;
+        part.scales += c * ec * q->rows * G;
+        if (n > 1) {
+            snprintf(pre, sizeof pre, "%s/%s/part%d", p, which, (int)c);
+            snprintf(wn, sizeof wn, "block%d.mlp.%s_weight.part%d", l, which, (int)c);
+        } else {
+            snprintf(pre, sizeof pre, "%s/%s", p, which);
+            snprintf(wn, sizeof wn, "block%d.mlp.%s_weight", l, which);
+        }
+        name_of(nm, pre, "dequant");
+        int w = experts(e, nm, wn, &part);
+        name_of(nm, pre, "matmul");
+        outs[c] = op2(e, "MatMul", nm, w, xs[c]);
+    }
+    if (n == 1) return outs[0];
+    snprintf(nm, sizeof nm, "%s/%s/concat", p, which);
+    ox_node *cat = ox_node_new(e->g, "Concat", "%s", nm);
+    for (int64_t c = 0; c < n; c++) ox_in(cat, outs[c]);
+    ox_attr_int(cat, "axis", 0);
+    return ox_out(e->g, cat);
+}
+
 static int moe(ex *e, int l, int x, const taps *t) {
     const gptoss_block *b = &e->m->blocks[l];
     char p[64], nm[NAME_MAX_LEN], wn[96];
@@ -506,12 +579,7 @@ static int moe(ex *e, int l, int x, const taps *t) {
      * h [E, 2I, S] = W1[e] t^T + b1[e] */
     name_of(nm, p, "tokens_transpose");
     int tt = transpose(e, nm, tn, 2, (int64_t[]){1, 0});
-    char q[96];
-    snprintf(q, sizeof q, "%s/mlp1/dequant", p);
-    snprintf(wn, sizeof wn, "block%d.mlp.mlp1_weight", l);
-    int w1 = experts(e, q, wn, &b->mlp1);
-    name_of(nm, p, "mlp1/matmul");
-    int h = op2(e, "MatMul", nm, w1, tt);
+    int h = expert_matmul(e, p, "mlp1", l, &b->mlp1, tt, 0);
     snprintf(wn, sizeof wn, "block%d.mlp.mlp1_bias", l);
     name_of(nm, p, "mlp1/bias");
     h = op2(e, "Add", nm, h, vec(e, wn, b->b1, 3, (int64_t[]){E, 2 * I, 1}));
@@ -555,11 +623,7 @@ static int moe(ex *e, int l, int x, const taps *t) {
     }
 
     /* y [E, H, S] = W2[e] act + b2[e] */
-    snprintf(q, sizeof q, "%s/mlp2/dequant", p);
-    snprintf(wn, sizeof wn, "block%d.mlp.mlp2_weight", l);
-    int w2 = experts(e, q, wn, &b->mlp2);
-    name_of(nm, p, "mlp2/matmul");
-    int y = op2(e, "MatMul", nm, w2, act);
+    int y = expert_matmul(e, p, "mlp2", l, &b->mlp2, act, 1);
     snprintf(wn, sizeof wn, "block%d.mlp.mlp2_bias", l);
     name_of(nm, p, "mlp2/bias");
     y = op2(e, "Add", nm, y, vec(e, wn, b->b2, 3, (int64_t[]){E, H, 1}));
@@ -620,9 +684,31 @@ static gptoss_status build(ex *e) {
     x = rmsnorm(e, "/final/norm", x, vec(e, "norm.scale", m->norm, 1, &H));
     dbg.l = -1;
     tap(e, &dbg, x, "final_normed", OX_FLOAT, 2, hdims);
-    const gptoss_mat *wu[1] = {&m->unembedding};
-    int w = mat(e, "/unembedding", "unembedding.weight", wu, 1);
-    int logits = linear(e, "/unembedding", x, w, -1);
+    /* logits = x Wu^T, the vocabulary in parts whose fp32 form stays within FOLD_LIMIT */
+    const gptoss_mat *u = &m->unembedding;
+    int64_t n = (u->rows * u->cols * 4 + FOLD_LIMIT - 1) / FOLD_LIMIT;
+    if (n > OX_MAX_IO) n = OX_MAX_IO;
+    int64_t rows = (u->rows + n - 1) / n;
+    int parts[OX_MAX_IO];
+    for (int64_t c = 0; c < n; c++) {
+        gptoss_mat part = *u;
+        int64_t r0 = c * rows;
+        part.rows = r0 + rows <= u->rows ? rows : u->rows - r0;
+        part.data = (const uint8_t *)u->data + (size_t)(r0 * u->stride) * gptoss_dtype_size(u->dtype);
+        const gptoss_mat *wu[1] = {&part};
+        char pre[64], wn[64];
+        snprintf(pre, sizeof pre, n > 1 ? "/unembedding/part%d" : "/unembedding", (int)c);
+        snprintf(wn, sizeof wn, n > 1 ? "unembedding.weight.part%d" : "unembedding.weight", (int)c);
+        int w = mat(e, pre, wn, wu, 1);
+        parts[c] = linear(e, pre, x, w, -1);
+    }
+    int logits = parts[0];
+    if (n > 1) {
+        ox_node *cat = ox_node_new(e->g, "Concat", "/unembedding/concat");
+        for (int64_t c = 0; c < n; c++) ox_in(cat, parts[c]);
+        ox_attr_int(cat, "axis", 1);
+        logits = ox_out(e->g, cat);
+    }
     ox_output(e->g, logits, "logits", OX_FLOAT, 2, (int64_t[]){S, V});
     return GPTOSS_OK;
 }

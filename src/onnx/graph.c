@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -347,13 +348,25 @@ static void put(sink *s, const void *p, size_t n) {
     }
 }
 
+/* Drops the pages of [p, p + n) from this process (file-backed, read-only mappings only). */
+static void release(const ox_part *part, const void *p, size_t n) {
+    if (!part->mapped || n == 0) return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)p & ~(page - 1), b = ((uintptr_t)p + n) & ~(page - 1);
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 static int emit_part(sink *s, const ox_part *p) {
     const uint8_t *src = p->src;
     if (p->conv == OX_COPY) {
         size_t row = (size_t)p->cols * p->elem;
         if (p->stride == p->cols) {
             size_t total = row * (size_t)p->rows, chunk = (size_t)64 << 20;
-            for (size_t o = 0; o < total; o += chunk) put(s, src + o, total - o < chunk ? total - o : chunk);
+            for (size_t o = 0; o < total; o += chunk) {
+                size_t n = total - o < chunk ? total - o : chunk;
+                put(s, src + o, n);
+                release(p, src + o, n);
+            }
         } else {
             for (int64_t r = 0; r < p->rows; r++) put(s, src + (size_t)r * (size_t)p->stride * p->elem, row);
         }
@@ -374,6 +387,17 @@ static int emit_part(sink *s, const ox_part *p) {
             mxfp4_decode_row(tmp, src + (size_t)r * groups * 16, p->scales + (size_t)r * groups, p->cols);
         }
         put(s, tmp, (size_t)p->cols * sizeof(float));
+        if (r % 4096 == 4095 || r == p->rows - 1) { /* release what this stretch of rows read */
+            int64_t r0 = r - r % 4096;
+            size_t n = (size_t)(r - r0 + 1);
+            if (p->conv == OX_BF16_F32) {
+                release(p, (const uint16_t *)src + (size_t)r0 * (size_t)p->stride, n * (size_t)p->stride * 2);
+            } else {
+                size_t groups = (size_t)(p->cols / 32);
+                release(p, src + (size_t)r0 * groups * 16, n * groups * 16);
+                release(p, p->scales + (size_t)r0 * groups, n * groups);
+            }
+        }
     }
     free(tmp);
     return s->failed ? -1 : 0;

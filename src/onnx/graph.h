@@ -28,7 +28,7 @@
 enum { OX_FLOAT = 1, OX_UINT8 = 2, OX_INT32 = 6, OX_INT64 = 7, OX_BFLOAT16 = 16 };
 
 #define OX_MAX_DIMS 6
-#define OX_MAX_IO 8
+#define OX_MAX_IO 64
 #define OX_MAX_ATTRS 6
 #define OX_MAX_PARTS 3
 
@@ -46,6 +46,9 @@ typedef struct ox_part {
     const uint8_t *scales; /* OX_MXFP4_F32 only */
     int64_t rows, cols, stride;
     size_t elem;           /* source element size in bytes (OX_COPY) */
+    int mapped;            /* src (and scales) lie in a read-only file mapping: the writer
+                            * drops those pages from memory once written (they stay in the
+                            * page cache), so peak RSS stays far below the model size */
 } ox_part;
 
 typedef struct ox_attr {
