@@ -2,12 +2,14 @@
 # bench_onnx.sh: the ONNX export of one preset (default 20b-2l) and ONNX Runtime's latency
 # on it next to the C engine's, in the same run.
 #
-#   bash bench/bench_onnx.sh [PRESET] [--float-weights-too] [--reps N]
+#   bash bench/bench_onnx.sh [PRESET] [--packed-weights-too] [--reps N]
 #
-# Reports, per weight mode (packed: BF16 + MXFP4 decoded in the graph; float: all fp32):
+# Reports, per weight mode (float: all fp32, the default; packed: BF16 + MXFP4 decoded in
+# the graph):
 #   export wall time and peak RSS, .onnx and .onnx.data sizes, ONNX Runtime session
 #   creation time, peak RSS and median latency of one 32-token forward pass, the C engine's
-#   median latency on the same ids, and the ratio ORT / engine; then the parity of the two.
+#   median latency on the same ids, the ratio ORT / engine, and max |logits diff| between
+#   the two over all positions and at the last one.
 # Memory-heavy steps (ONNX Runtime, the engine) run under `flock $GPTOSS_BIGMEM_LOCK` when
 # that variable names a lock file, so that two big jobs never share the machine's memory.
 # Needs the release build (build/) and the reference Python (.venv).
@@ -15,11 +17,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 preset=20b-2l
-modes=packed
+modes=float
 reps=5
 while [ $# -gt 0 ]; do
   case $1 in
-    --float-weights-too) modes="packed float" ;;
+    --packed-weights-too) modes="float packed" ;;
     --reps) reps=$2; shift ;;
     -*) echo "bench_onnx: unknown option $1" >&2; exit 2 ;;
     *) preset=$1 ;;
@@ -32,19 +34,20 @@ seq=32
 model=artifacts/models/$preset
 out=artifacts/bench_onnx/$preset
 mkdir -p "$out" artifacts/models
-[ -x "$bin" ] && [ -x build/bench_onnx_engine ] || { echo "bench_onnx: build first (scripts/build.sh)" >&2; exit 1; }
+[ -x "$bin" ] && [ -x build/bench/bench_onnx_engine ] || { echo "bench_onnx: build first (scripts/build.sh)" >&2; exit 1; }
 locked() { if [ -n "${GPTOSS_BIGMEM_LOCK:-}" ]; then flock "$GPTOSS_BIGMEM_LOCK" "$@"; else "$@"; fi; }
 
 [ -f "$model/config.json" ] || "$bin" synth --preset "$preset" -o "$model"
 echo "== $preset, $seq tokens, $(nproc) cores, gptoss $($bin --version | cut -d' ' -f2)"
 
-engine=$(locked build/bench_onnx_engine -m "$model" --sequence-length $seq --reps "$reps")
+engine=$(locked build/bench/bench_onnx_engine -m "$model" --sequence-length $seq --reps "$reps" \
+  --logits "$out/engine_logits.f32")
 eng_s=$(sed -n 's/.*engine_median_s=\([0-9.]*\).*/\1/p' <<<"$engine")
 echo "C engine: $engine"
 
 rows=()
 for mode in $modes; do
-  flag=; [ "$mode" = float ] && flag=--float-weights
+  flag=; [ "$mode" = packed ] && flag=--packed-weights
   onnx=$out/$mode/model.onnx
   mkdir -p "$out/$mode"
   exp=$("$bin" export-onnx -m "$model" -o "$onnx" --sequence-length $seq $flag 2>&1 | tee /dev/stderr | tail -1)
@@ -52,10 +55,10 @@ for mode in $modes; do
   exp_rss=$(sed -n 's/.*peak RSS \([0-9.]*\) MB.*/\1/p' <<<"$exp")
   onnx_b=$(stat -c %s "$onnx")
   data_b=$(stat -c %s "$onnx.data" 2>/dev/null || echo 0)
-  ort=$(locked "$py" - "$onnx" "$reps" <<'PY'
+  ort=$(locked "$py" - "$onnx" "$reps" "$out/engine_logits.f32" <<'PY'
 import resource, statistics, sys, time
 import numpy as np, onnxruntime as ort
-path, reps = sys.argv[1], int(sys.argv[2])
+path, reps, eng = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 so = ort.SessionOptions(); so.log_severity_level = 3
 t0 = time.perf_counter()
 sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
@@ -63,27 +66,31 @@ load = time.perf_counter() - t0
 S = sess.get_inputs()[0].shape[0]
 vocab = [o for o in sess.get_outputs() if o.name == "logits"][0].shape[1]
 ids = (np.arange(S, dtype=np.int64) * 7919) % vocab
-sess.run(["logits"], {"input_ids": ids})
+y = sess.run(["logits"], {"input_ids": ids})[0]
+d = np.abs(y - np.fromfile(eng, dtype=np.float32).reshape(y.shape))
 ts = []
 for _ in range(reps):
     t = time.perf_counter(); sess.run(["logits"], {"input_ids": ids}); ts.append(time.perf_counter() - t)
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(f"ort_load_s={load:.2f} ort_median_s={statistics.median(ts):.4f} ort_min_s={min(ts):.4f} ort_peak_rss_mb={rss:.0f}")
+print(f"ort_load_s={load:.2f} ort_median_s={statistics.median(ts):.4f} ort_min_s={min(ts):.4f} ort_peak_rss_mb={rss:.0f} "
+      f"diff_all={d.max():.3e} diff_last={d[-1].max():.3e} logit_scale={np.abs(y).max():.2f}")
 PY
 )
   echo "ONNX Runtime ($mode): $ort"
   ort_s=$(sed -n 's/.*ort_median_s=\([0-9.]*\).*/\1/p' <<<"$ort")
   ratio=$(awk -v a="$ort_s" -v b="$eng_s" 'BEGIN{printf "%.2f", a/b}')
-  rows+=("| $mode | $exp_s s | $exp_rss MB | $((onnx_b / 1024)) KiB | $(awk -v b="$data_b" 'BEGIN{printf "%.2f", b/1e9}') GB | $(sed -n 's/.*ort_load_s=\([0-9.]*\).*/\1/p' <<<"$ort") s | $(sed -n 's/.*ort_peak_rss_mb=\([0-9]*\).*/\1/p' <<<"$ort") MB | $ort_s s | $eng_s s | $ratio |")
+  dall=$(sed -n 's/.*diff_all=\([0-9.e+-]*\).*/\1/p' <<<"$ort")
+  dlast=$(sed -n 's/.*diff_last=\([0-9.e+-]*\).*/\1/p' <<<"$ort")
+  rows+=("| $mode | $exp_s s | $exp_rss MB | $((onnx_b / 1024)) KiB | $(awk -v b="$data_b" 'BEGIN{printf "%.2f", b/1e9}') GB | $(sed -n 's/.*ort_load_s=\([0-9.]*\).*/\1/p' <<<"$ort") s | $(sed -n 's/.*ort_peak_rss_mb=\([0-9]*\).*/\1/p' <<<"$ort") MB | $ort_s s | $eng_s s | $ratio | $dall | $dlast |")
 done
 
 echo
-echo "| weights | export | export peak RSS | .onnx | .onnx.data | ORT load | ORT peak RSS | ORT 32 tok | engine 32 tok | ORT / engine |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| weights | export | export peak RSS | .onnx | .onnx.data | ORT load | ORT peak RSS | ORT 32 tok | engine 32 tok | ORT / engine | max diff all | max diff last |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 
 if "$bin" parity --help 2>/dev/null | grep -q -- --onnx; then
   echo
-  locked "$bin" parity --against onnx -m "$model" --onnx "$out/packed/model.onnx" \
+  locked "$bin" parity --against onnx -m "$model" --onnx "$out/float/model.onnx" \
     --prompt "What is the capital of France?" --sequence-length $seq || true
 fi

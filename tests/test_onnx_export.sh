@@ -20,7 +20,7 @@ py "$check" "$tmp/m.onnx" --run --outputs 1 --layers "$layers"
 "$GPTOSS_BIN" export-onnx -m "$ck" -o "$tmp/h.onnx" -q --emit-hidden-states --max-layers 1 --opset 17
 py "$check" "$tmp/h.onnx" --run --outputs 2 --layers 1
 # 17 stages per block + final_normed + logits
-"$GPTOSS_BIN" export-onnx -m "$ck" -o "$tmp/d.onnx" -q --emit-block-debug --float-weights --opset 23 \
+"$GPTOSS_BIN" export-onnx -m "$ck" -o "$tmp/d.onnx" -q --emit-block-debug --packed-weights --opset 23 \
   --sequence-length 16
 py "$check" "$tmp/d.onnx" --run --outputs $((17 * layers + 2)) --layers "$layers"
 # everything inline (no data file) is valid too

@@ -15,6 +15,8 @@ ck=$(fixture small)
 hf=$(fixture small hf)
 layers=$(py -c "import json,sys; print(json.load(open(sys.argv[1]))['num_hidden_layers'])" "$ck/config.json")
 "$GPTOSS_BIN" export-onnx -m "$ck" -o "$tmp/m.onnx" -q --emit-block-debug
+"$GPTOSS_BIN" export-onnx -m "$ck" -o "$tmp/p.onnx" -q --emit-block-debug --packed-weights
+py "$check" "$tmp/p.onnx" --run --outputs $((17 * layers + 2))
 py "$check" "$tmp/m.onnx" --run --outputs $((17 * layers + 2)) --layers "$layers"
 "$GPTOSS_BIN" export-onnx -m "$hf" -o "$tmp/hf.onnx" -q --emit-block-debug
 py "$check" "$tmp/hf.onnx" --layers "$layers"

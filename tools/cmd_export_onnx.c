@@ -36,9 +36,12 @@ static void help(void) {
         "  --emit-block-debug         every stage tensor of docs/stages.md as an output\n"
         "                             (block{i}.attn_q, ..., final_normed)\n"
         "  --opset N                  ai.onnx opset, %d to %d (default %d)\n"
-        "  --float-weights            store every weight as fp32 (MXFP4 experts decoded here)\n"
-        "                             instead of the stored BF16 + packed MXFP4 with in-graph\n"
-        "                             decoding (default; about 4x smaller)\n"
+        "  --packed-weights           keep BF16 matrices and packed MXFP4 experts, decoded in the\n"
+        "                             graph: a file ~3.4x smaller, but ONNX Runtime decodes it\n"
+        "                             into fp32 copies at load (slow, about twice the fp32 model\n"
+        "                             in memory at 20b sizes)\n"
+        "  --float-weights            every weight fp32, experts decoded here (the default):\n"
+        "                             ONNX Runtime maps the data file and runs from it\n"
         "  --external-threshold B     bytes from which a tensor goes external (default 1024)\n"
         "  -q, --quiet                no progress or summary\n"
         "  -h, --help                 this text\n",
@@ -88,7 +91,9 @@ int cmd_export_onnx(int argc, char **argv) {
         } else if (!strcmp(a, "--emit-block-debug")) {
             o.emit_block_debug = 1;
         } else if (!strcmp(a, "--float-weights")) {
-            o.float_weights = 1;
+            o.packed_weights = 0;
+        } else if (!strcmp(a, "--packed-weights")) {
+            o.packed_weights = 1;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             quiet = 1;
         } else {
@@ -117,7 +122,7 @@ int cmd_export_onnx(int argc, char **argv) {
     if (st != GPTOSS_OK) return cli_fail(CMD, st);
     if (!quiet) {
         printf("%s: %d blocks, S=%ld, opset %ld, %s weights\n", out, layers, seq, opset,
-               o.float_weights ? "float" : "packed");
+               o.packed_weights ? "packed" : "float");
         printf("  %zu nodes, %zu initializers (%zu external), model %.1f KB, data %.1f MB\n",
                stats.nodes, stats.initializers, stats.external, stats.model_bytes / 1e3,
                stats.data_bytes / 1e6);

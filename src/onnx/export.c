@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "util.h"
 
 typedef struct ex {
@@ -132,7 +133,7 @@ static ox_part mat_part(const ex *e, const gptoss_mat *w) {
     ox_part p = {.conv = OX_COPY, .src = w->data, .rows = w->rows, .cols = w->cols,
                  .stride = w->stride, .elem = gptoss_dtype_size(w->dtype)};
     p.mapped = in_mapping(e, w->data, (size_t)(w->rows * w->stride) * p.elem);
-    if (w->dtype == GPTOSS_DT_BF16 && e->o->float_weights) p.conv = OX_BF16_F32;
+    if (w->dtype == GPTOSS_DT_BF16 && !e->o->packed_weights) p.conv = OX_BF16_F32;
     return p;
 }
 
@@ -145,7 +146,7 @@ static int mat(ex *e, const char *prefix, const char *name, const gptoss_mat *co
         parts[i] = mat_part(e, ws[i]);
         dims[0] += ws[i]->rows;
     }
-    int bf16 = ws[0]->dtype == GPTOSS_DT_BF16 && !e->o->float_weights;
+    int bf16 = ws[0]->dtype == GPTOSS_DT_BF16 && e->o->packed_weights;
     int w = ox_weight(e->g, name, bf16 ? OX_BFLOAT16 : OX_FLOAT, 2, dims, parts, n);
     if (!bf16) return w;
     char nm[NAME_MAX_LEN];
@@ -168,7 +169,7 @@ static int linear(ex *e, const char *prefix, int x, int w, int b) {
 static int experts(ex *e, const char *prefix, const char *name, const gptoss_mxfp4 *q) {
     int64_t G = q->cols / 32;
     int64_t dims[3] = {q->n_experts, q->rows, q->cols};
-    if (e->o->float_weights) {
+    if (!e->o->packed_weights) {
         ox_part p = {.conv = OX_MXFP4_F32, .src = q->blocks, .scales = q->scales,
                      .rows = q->n_experts * q->rows, .cols = q->cols, .stride = q->cols};
         p.mapped = in_mapping(e, q->blocks, (size_t)(p.rows * G * 16)) &&
@@ -221,41 +222,29 @@ static int experts(ex *e, const char *prefix, const char *name, const gptoss_mxf
 
 /* ---- tables --------------------------------------------------------------------------- */
 
-/* RoPE with YaRN, computed in fp32 as the reference does (see the model doc). Tables are
- * [S, 1, d]: cos = [c, c], sin = [-s, s], so that rope(x) = x*cos + rotate_half(x)*sin with
- * rotate_half(x) = [x2, x1] gives x1*c - x2*s and x2*c + x1*s. */
-static void rope_tables(const gptoss_config *c, int64_t S, float *cosv, float *sinv) {
+/* RoPE with YaRN: the engine's tables (rope_table, computed as the reference does), laid
+ * out [S, 1, d] as cos = [c, c], sin = [-s, s], so that rope(x) = x*cos + rotate_half(x)*sin
+ * with rotate_half(x) = [x2, x1] gives x1*c - x2*s and x2*c + x1*s. */
+static int rope_tables(const gptoss_config *c, int64_t S, float *cosv, float *sinv) {
     int half = c->head_dim / 2;
-    double base = c->rope_theta;
-    float conc = 1.0f;
-    float *inv = malloc((size_t)half * sizeof(float));
-    if (!inv) return;
-    for (int i = 0; i < half; i++) {
-        float freq = powf((float)base, (float)(2 * i) / (float)c->head_dim);
-        if (c->rope_scaling_factor > 1.0f) {
-            double low = half * log(c->initial_context_length / (c->rope_ntk_beta * 2 * M_PI)) / log(base);
-            double high = half * log(c->initial_context_length / (c->rope_ntk_alpha * 2 * M_PI)) / log(base);
-            float interp = 1.0f / (c->rope_scaling_factor * freq);
-            float extrap = 1.0f / freq;
-            float ramp = ((float)i - (float)low) / (float)(high - low);
-            ramp = ramp < 0 ? 0 : ramp > 1 ? 1 : ramp;
-            float mask = 1.0f - ramp;
-            inv[i] = interp * (1.0f - mask) + extrap * mask;
-            conc = (float)(0.1 * log(c->rope_scaling_factor) + 1.0);
-        } else {
-            inv[i] = 1.0f / freq;
-        }
+    float *ct = malloc((size_t)(S * half) * sizeof(float)), *st = malloc((size_t)(S * half) * sizeof(float));
+    if (!ct || !st) {
+        free(ct);
+        free(st);
+        return -1;
     }
+    rope_table(c, (int)S, ct, st);
     for (int64_t t = 0; t < S; t++)
         for (int i = 0; i < half; i++) {
-            float a = (float)t * inv[i];
-            float cs = cosf(a) * conc, sn = sinf(a) * conc;
+            float cs = ct[t * half + i], sn = st[t * half + i];
             cosv[t * 2 * half + i] = cs;
             cosv[t * 2 * half + half + i] = cs;
             sinv[t * 2 * half + i] = -sn;
             sinv[t * 2 * half + half + i] = sn;
         }
-    free(inv);
+    free(ct);
+    free(st);
+    return 0;
 }
 
 static int make_tables(ex *e) {
@@ -263,9 +252,8 @@ static int make_tables(ex *e) {
     float *cosv = calloc(n, sizeof(float)), *sinv = calloc(n, sizeof(float));
     float *causal = malloc((size_t)(e->S * e->S) * sizeof(float));
     float *sliding = malloc((size_t)(e->S * e->S) * sizeof(float));
-    int ok = cosv && sinv && causal && sliding;
+    int ok = cosv && sinv && causal && sliding && rope_tables(&e->m->cfg, e->S, cosv, sinv) == 0;
     if (ok) {
-        rope_tables(&e->m->cfg, e->S, cosv, sinv);
         int64_t W = e->m->cfg.sliding_window;
         for (int64_t i = 0; i < e->S; i++)
             for (int64_t j = 0; j < e->S; j++) {
@@ -287,11 +275,14 @@ static int make_tables(ex *e) {
 
 /* ---- layers -------------------------------------------------------------------------- */
 
-/* y = x * 1/sqrt(mean(x^2) + 1e-5) * scale over the last axis. */
+/* y = x * 1/sqrt(mean(x^2) + 1e-5) * scale over the last axis; the mean of squares in
+ * float64, rounded once to fp32 (as the engine does: no summation-order noise). */
 static int rmsnorm(ex *e, const char *prefix, int x, int scale) {
     char nm[NAME_MAX_LEN];
+    name_of(nm, prefix, "to_double");
+    int xd = cast(e, nm, x, OX_DOUBLE);
     name_of(nm, prefix, "square");
-    int sq = op2(e, "Mul", nm, x, x);
+    int sq = op2(e, "Mul", nm, xd, xd);
     name_of(nm, prefix, "mean");
     int64_t axis = -1;
     ox_node *n = ox_node_new(e->g, "ReduceMean", "%s", nm);
@@ -300,6 +291,8 @@ static int rmsnorm(ex *e, const char *prefix, int x, int scale) {
     else ox_attr_ints(n, "axes", 1, &axis);
     ox_attr_int(n, "keepdims", 1);
     int ms = ox_out(e->g, n);
+    name_of(nm, prefix, "to_float");
+    ms = cast(e, nm, ms, OX_FLOAT);
     name_of(nm, prefix, "add_eps");
     ms = op2(e, "Add", nm, ms, ox_scalar_f32(e->g, 1e-5f));
     name_of(nm, prefix, "sqrt");
@@ -665,7 +658,7 @@ static gptoss_status build(ex *e) {
 
     const gptoss_mat *we[1] = {&m->embedding};
     ox_part pe = mat_part(e, &m->embedding);
-    int bf16 = m->embedding.dtype == GPTOSS_DT_BF16 && !e->o->float_weights;
+    int bf16 = m->embedding.dtype == GPTOSS_DT_BF16 && e->o->packed_weights;
     int emb = ox_weight(e->g, "embedding.weight", bf16 ? OX_BFLOAT16 : OX_FLOAT, 2,
                         (int64_t[]){m->embedding.rows, m->embedding.cols}, &pe, 1);
     (void)we;
@@ -747,7 +740,7 @@ gptoss_status gptoss_export_onnx(const gptoss_model *m, const char *path,
                  m->n_layers, c->num_hidden_layers, c->num_experts, c->experts_per_token,
                  o.sequence_length);
         const char *meta[] = {"gptoss.sequence_length", seq, "gptoss.num_layers", layers,
-                              "gptoss.weights", o.float_weights ? "float" : "packed",
+                              "gptoss.weights", o.packed_weights ? "packed" : "float",
                               "gptoss.checkpoint_layout", m->layout, NULL};
         ox_write_options w = {.opset = o.opset, .ir_version = ir, .producer_name = "gptoss",
                               .producer_version = gptoss_version(), .graph_name = "gpt_oss",

@@ -3,12 +3,16 @@
  * Graph: input `input_ids` int64 [S] -> output `logits` float32 [S, vocab], static S.
  * Weights are initializers streamed from the mapped checkpoint; large ones go to one
  * external data file "<out>.data" beside the model (4096-aligned). Two weight modes:
- *   packed (default): dense matrices keep their stored dtype (BF16, cast in the graph);
- *                     MXFP4 experts stay packed uint8 and are decoded in the graph
- *                     (table lookups times a power-of-two scale). Smallest file.
- *   float:            every weight fp32, experts decoded at export. Simplest graph.
- * ONNX Runtime folds the casts and decodes once at session creation, so both run the same
- * fp32 arithmetic. */
+ *   float (default): every weight fp32, MXFP4 experts decoded here. ONNX Runtime maps the
+ *                    data file and computes straight from it: quick to load, little
+ *                    private memory; the file is the size of the fp32 model.
+ *   packed:          dense matrices keep their stored dtype (BF16, cast in the graph) and
+ *                    MXFP4 experts stay packed uint8, decoded in the graph (a table lookup
+ *                    times a power-of-two scale): a file ~3.4x smaller, but ONNX Runtime
+ *                    folds the decoding at session creation into private fp32 copies,
+ *                    which takes minutes and about twice the fp32 model in memory at 20b
+ *                    sizes.
+ * Both compute the same fp32 arithmetic on the same (exact) weight values. */
 #ifndef GPTOSS_ONNX_EXPORT_H
 #define GPTOSS_ONNX_EXPORT_H
 
@@ -24,7 +28,7 @@ typedef struct gptoss_onnx_options {
     int opset;                  /* 0 = GPTOSS_ONNX_DEFAULT_OPSET */
     int emit_hidden_states;     /* one output block{i}.output per block */
     int emit_block_debug;       /* every stage tensor of docs/stages.md */
-    int float_weights;          /* 1 = all weights fp32 (MXFP4 decoded at export) */
+    int packed_weights;         /* 1 = BF16 + packed MXFP4 decoded in the graph; 0 = all fp32 */
     size_t external_threshold;  /* 0 = 1024 bytes */
     int progress;               /* progress lines on stderr for long exports */
 } gptoss_onnx_options;

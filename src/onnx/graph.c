@@ -108,7 +108,7 @@ static size_t elem_size(int t) {
     switch (t) {
     case OX_FLOAT: case OX_INT32: return 4;
     case OX_UINT8: return 1;
-    case OX_INT64: return 8;
+    case OX_INT64: case OX_DOUBLE: return 8;
     case OX_BFLOAT16: return 2;
     }
     return 0;
