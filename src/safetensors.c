@@ -229,7 +229,7 @@ gptoss_status st_open(const char *path, st_file **out) {
     }
     gptoss_status st = GPTOSS_OK;
     struct stat sb;
-    f->fd = open(path, O_RDONLY | O_CLOEXEC);
+    f->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block us */
     if (f->fd < 0) {
         st = gptoss_error(GPTOSS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
         goto fail;

@@ -260,6 +260,18 @@ static void check_bad_folders(void) {
     dir = new_dir();
     expect_open_fails("no config.json", dir, 0, GPTOSS_ERR_IO, "config.json", "cannot open");
 
+    /* a folder and a FIFO posing as safetensors files */
+    dir = new_dir();
+    write_text(dir, "config.json", ORIGINAL_CONFIG);
+    snprintf(p, sizeof p, "%s/sub.safetensors", dir);
+    mkdir(p, 0777);
+    expect_open_fails("a folder named *.safetensors", dir, 0, GPTOSS_ERR_IO, "sub.safetensors", "not a regular file");
+    dir = new_dir();
+    write_text(dir, "config.json", ORIGINAL_CONFIG);
+    snprintf(p, sizeof p, "%s/pipe.safetensors", dir);
+    if (mkfifo(p, 0666) == 0)
+        expect_open_fails("a FIFO named *.safetensors", dir, 0, GPTOSS_ERR_IO, "pipe.safetensors", "not a regular file");
+
     if (geteuid() != 0) { /* root reads everything */
         dir = make_ckpt(0, NULL);
         chmod(dir, 0);
