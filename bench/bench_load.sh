@@ -13,6 +13,9 @@
 #   official loader          gpt_oss.torch.weights.Checkpoint(DIR): safe_open of every file to
 #                            map tensor names (in process, after `import torch`), and the
 #                            whole python process
+#   official usable model    Transformer.from_checkpoint(DIR, "cpu") in process: the
+#                            reference's time to a usable model (dequantizes every MXFP4
+#                            expert; tiny only: on 20b it needs about 42 GB of memory)
 # "Independent of file size" shows as the 20b / tiny ratio of our times next to the ratio
 # of the checkpoint sizes.
 set -euo pipefail
@@ -53,6 +56,20 @@ time_runs() {
   printf '%s\n' "${ts[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.4f %.4f\n", a[1]/1e9, a[int((NR+1)/2)]/1e9}'
 }
 
+peer_model() { # official Transformer.from_checkpoint, in process
+  "$py" - "$1" "$runs" <<'PY'
+import sys, time, torch
+from gpt_oss.torch.model import Transformer
+d, n = sys.argv[1], int(sys.argv[2])
+torch.set_num_threads(1)
+Transformer.from_checkpoint(d, "cpu")
+ts = []
+for _ in range(n):
+    t0 = time.perf_counter(); Transformer.from_checkpoint(d, "cpu"); ts.append(time.perf_counter() - t0)
+ts.sort(); print(f"{ts[0]:.4f} {ts[len(ts)//2]:.4f}")
+PY
+}
+
 peer_inproc() { # official loader, in process: min seconds of Checkpoint(dir) over $runs runs
   "$py" - "$1" "$runs" <<'PY'
 import sys, time, torch
@@ -79,33 +96,37 @@ for name in tiny 20b; do
   R[$name.rss]=$( { /usr/bin/time -f "%M" "$bin" inspect "$dir" >/dev/null; } 2>&1 | tail -1)
   if [ $have_py = 1 ]; then
     R[$name.peer]=$(peer_inproc "$dir")
+    R[$name.model]="- -"
+    [ $name = tiny ] && R[$name.model]=$(peer_model "$dir")
     R[$name.peerproc]=$(time_runs "$py" -c "import sys, torch; from gpt_oss.torch.weights import Checkpoint; Checkpoint(sys.argv[1], torch.device('cpu'))" "$dir")
   else
-    R[$name.peer]="- -"; R[$name.peerproc]="- -"
+    R[$name.peer]="- -"; R[$name.peerproc]="- -"; R[$name.model]="- -"
   fi
 done
 
 med() { echo "$1" | cut -d' ' -f2; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.1f", a / b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.3g", a / b }'; }
 echo
 echo "load time, warm cache, $runs runs (min / median seconds); $(nproc) CPUs"
 printf '%-34s %20s %20s %10s\n' "" "tiny" "20b" "20b/tiny"
 printf '%-34s %20s %20s %10s\n' "checkpoint size (GB)" \
   "$(awk -v s="${R[tiny.size]}" 'BEGIN{printf "%.3f", s/1e9}')" "$(awk -v s="${R[20b.size]}" 'BEGIN{printf "%.3f", s/1e9}')" \
   "$(ratio "${R[20b.size]}" "${R[tiny.size]}")"
-for k in inspect inproc peer peerproc; do
+for k in inspect inproc peer model peerproc; do
   case $k in
     inspect) label="gptoss inspect (whole process)" ;;
     inproc) label="gptoss_model_open+close (in proc)" ;;
     peer) label="official Checkpoint() (in proc)" ;;
-    peerproc) label="official loader (python process)" ;;
+    model) label="official from_checkpoint (in proc)" ;;
+    peerproc) label="official Checkpoint() (py process)" ;;
   esac
   printf '%-34s %20s %20s %10s\n' "$label" "${R[tiny.$k]/ / / }" "${R[20b.$k]/ / / }" \
     "$(ratio "$(med "${R[20b.$k]}")" "$(med "${R[tiny.$k]}")")"
 done
 printf '%-34s %20s %20s\n' "gptoss inspect peak RSS (KB)" "${R[tiny.rss]}" "${R[20b.rss]}"
 echo
-echo "20b: official Checkpoint() / gptoss_model_open (in process, median): $(ratio "$(med "${R[20b.peer]}")" "$(med "${R[20b.inproc]}")")x"
-echo "20b: official loader process / gptoss inspect process (median):      $(ratio "$(med "${R[20b.peerproc]}")" "$(med "${R[20b.inspect]}")")x"
+echo "tiny: official from_checkpoint / gptoss_model_open (in process, median):  $(ratio "$(med "${R[tiny.model]}")" "$(med "${R[tiny.inproc]}")")x"
+echo "20b:  official Checkpoint() / gptoss_model_open (in process, median):     $(ratio "$(med "${R[20b.peer]}")" "$(med "${R[20b.inproc]}")")x"
+echo "20b:  official Checkpoint() python process / gptoss inspect (median):     $(ratio "$(med "${R[20b.peerproc]}")" "$(med "${R[20b.inspect]}")")x"
 echo "(the official Checkpoint() only maps names to files; it validates nothing and has not yet"
 echo " read a tensor, while gptoss_model_open has validated everything and converted the small vectors)"

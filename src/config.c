@@ -104,6 +104,17 @@ static gptoss_status parse_original(const char *label, const cJSON *j, gptoss_co
     return GPTOSS_OK;
 }
 
+/* An optional key duplicating another one must agree with it. */
+static gptoss_status same_int(const char *label, const cJSON *j, const char *key, int want, const char *other) {
+    if (!has(j, key) || !strcmp(key, other)) return GPTOSS_OK;
+    int v;
+    gptoss_status st = get_int(label, j, key, key, 1, &v);
+    if (st) return st;
+    if (v != want)
+        return gptoss_error(GPTOSS_ERR_FORMAT, "%s: key '%s' = %d contradicts '%s' = %d", label, key, v, other, want);
+    return GPTOSS_OK;
+}
+
 static gptoss_status parse_hf(const char *label, const cJSON *j, gptoss_config *c) {
     gptoss_status st;
     if ((st = parse_common(label, j, c)) ||
@@ -113,6 +124,7 @@ static gptoss_status parse_hf(const char *label, const cJSON *j, gptoss_config *
     const char *k = has(j, "num_experts_per_tok") ? "num_experts_per_tok" : "experts_per_token";
     if (!has(j, k)) k = "num_experts_per_tok";
     if ((st = get_int(label, j, k, k, 1, &c->experts_per_token))) return st;
+    if ((st = same_int(label, j, "experts_per_token", c->experts_per_token, k))) return st;
 
     /* rope_scaling (transformers < 5) or rope_parameters (newer, may hold rope_theta) */
     const char *rk = has(j, "rope_scaling") ? "rope_scaling" : "rope_parameters";
@@ -133,6 +145,7 @@ static gptoss_status parse_hf(const char *label, const cJSON *j, gptoss_config *
         (st = get_float(label, rs, "beta_slow", n3, 0, 0, &c->rope_ntk_alpha)) ||
         (st = get_int(label, rs, "original_max_position_embeddings", n4, 1, &c->initial_context_length)))
         return st;
+    if ((st = same_int(label, j, "initial_context_length", c->initial_context_length, n4))) return st;
     if (has(j, "rope_theta"))
         st = get_float(label, j, "rope_theta", "rope_theta", 0, 0, &c->rope_theta);
     else if (has(rs, "rope_theta")) {

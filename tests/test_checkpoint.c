@@ -502,6 +502,10 @@ static void check_configs(void) {
     expect_config_fails("hf rope type not yarn",
                         config_with(HF_CONFIG, "rope_scaling", "{\"rope_type\": \"linear\", \"factor\": 2.0}"),
                         GPTOSS_ERR_UNSUPPORTED, "yarn");
+    expect_config_fails("hf duplicate key disagrees", config_with(HF_CONFIG, "experts_per_token", "3"),
+                        GPTOSS_ERR_FORMAT, "'experts_per_token' = 3 contradicts 'num_experts_per_tok' = 2");
+    expect_config_fails("hf initial_context_length disagrees", config_with(HF_CONFIG, "initial_context_length", "8192"),
+                        GPTOSS_ERR_FORMAT, "contradicts 'rope_scaling.original_max_position_embeddings'");
     expect_config_fails("hf layer_types other pattern",
                         config_with(HF_CONFIG, "layer_types", "[\"full_attention\", \"full_attention\"]"),
                         GPTOSS_ERR_UNSUPPORTED, "layer_types[0]");
