@@ -57,7 +57,8 @@ def fail(message):
 
 
 def note(args, message):
-    if args.verbose:
+    """Progress on stderr with --verbose (or GPTOSS_VERBOSE=1, set by `gptoss parity -v`)."""
+    if args.verbose or os.environ.get("GPTOSS_VERBOSE") == "1":
         print(message, file=sys.stderr, flush=True)
 
 

@@ -1,10 +1,264 @@
-/* cmd_parity.c: not built yet. */
+/* cmd_parity.c: gptoss parity, the engine against a reference implementation, stage by
+ * stage (the comparison lives in src/parity/, the report in parity_report.c). */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+#include "parity/parity.h"
+#include "parity_report.h"
+#include "util.h"
+
+static const char *HELP =
+    "usage: gptoss parity --against NAME -m DIR (--prompt TEXT | --tokens IDS)\n"
+    "                     [--max-layers N] [--sequence-length N] [--top N]\n"
+    "                     [--tolerance X] [--stage-tolerance Y] [--strict] [--json FILE]\n"
+    "                     [--threads N] [--verbose] [--save-reference FILE]\n"
+    "                     [--engine-dump FILE] [--reference-dump FILE] [ADAPTER OPTIONS]\n"
+    "\n"
+    "Runs the engine and a reference implementation on the same token ids and compares\n"
+    "every tensor of docs/stages.md (the 17 stages of every block, the final norm and the\n"
+    "logits) name by name, at every position. The reference runs in its own process:\n"
+    "python/ref_NAME.py with the Python of $GPTOSS_PYTHON (default: .venv/bin/python of\n"
+    "the source tree), in fp32.\n"
+    "\n"
+    "  --against NAME         torch: the official gpt-oss PyTorch model (original layout)\n"
+    "                         hf:    Hugging Face transformers' GptOssForCausalLM (HF layout)\n"
+    "                         onnx:  ONNX Runtime on an exported graph (needs --onnx FILE)\n"
+    "                         flax:  the Flax GPT-OSS of jax2onnx\n"
+    "  -m, --model DIR        checkpoint folder, given to the engine and to the reference\n"
+    "  --prompt TEXT          text, encoded with o200k_harmony (special tokens recognised)\n"
+    "  --tokens IDS           token ids instead, comma-separated\n"
+    "  --max-layers N         only the first N blocks on both sides (default: all)\n"
+    "  --sequence-length N    pad to N tokens with <|endoftext|> (199999) after the real\n"
+    "                         tokens, as the baseline report and `gptoss run` do (default\n"
+    "                         32; 0: no padding). Padding positions are compared too\n"
+    "  --top N                stages to list, largest max |diff| first (default 10;\n"
+    "                         -1: all); the count of the rest is shown\n"
+    "  --tolerance X          logits: max |diff| over all positions must be <= X (1e-5)\n"
+    "  --stage-tolerance Y    every other float stage, same rule (1e-4)\n"
+    "  --strict               also fail on stages the reference did not write\n"
+    "  --json FILE            write everything (per-stage max/mean/median over all\n"
+    "                         positions, the real tokens and the last real token, where\n"
+    "                         the max is, issues, verdict) to FILE, atomically\n"
+    "  --threads N            engine threads (default: all cores)\n"
+    "  -v, --verbose          show the reference's progress (its stderr)\n"
+    "  --save-reference FILE  also keep the reference's stage dump (safetensors)\n"
+    "  --engine-dump FILE     compare this dump (from `gptoss run --dump`) instead of\n"
+    "                         running the engine\n"
+    "  --reference-dump FILE  compare this dump instead of running the reference; with\n"
+    "                         both, -m is optional and NAME only labels the report\n"
+    "  ADAPTER OPTIONS        any other --option [VALUE] is passed to the adapter as is\n"
+    "                         (e.g. --onnx FILE for onnx, --mlp-chunk-mb MB for torch)\n"
+    "\n"
+    "Integer stages (expert indices) must be identical. A stage missing on either side,\n"
+    "a shape mismatch, NaN/Inf on one side only and different token ids are listed under\n"
+    "[issues]; all but a stage the reference did not write make the run fail.\n"
+    "Exit status: 0 pass, 1 a tolerance exceeded / an issue / a failure, 2 bad arguments.\n";
+
+typedef struct {
+    const char *against, *model, *prompt, *tokens, *json, *save_ref, *engine_dump, *ref_dump;
+    int max_layers, seq_len, top, threads, strict, verbose;
+    double logits_tol, stage_tol;
+    char **extra; /* pass-through adapter options */
+    int n_extra;
+} parity_opts;
+
+static int parse_int(const char *opt, const char *v, int lo, int *out) {
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || errno || x < lo || x > 1000000000)
+        return cli_usage_error("parity", "%s '%s': expected an integer >= %d", opt, v, lo);
+    *out = (int)x;
+    return 0;
+}
+
+static int parse_tol(const char *opt, const char *v, double *out) {
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (end == v || *end || errno || !(x >= 0))
+        return cli_usage_error("parity", "%s '%s': expected a number >= 0", opt, v);
+    *out = x;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, parity_opts *o) {
+    *o = (parity_opts){.seq_len = 32, .top = 10, .logits_tol = 1e-5, .stage_tol = 1e-4};
+    o->extra = calloc((size_t)argc + 1, sizeof *o->extra);
+    if (!o->extra) return cli_usage_error("parity", "out of memory");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int rc = 0, takes = 1;
+#define OPT(name) (!strcmp(a, name))
+        if (OPT("--strict")) o->strict = 1, takes = 0;
+        else if (OPT("-v") || OPT("--verbose")) o->verbose = 1, takes = 0;
+        else if (!(OPT("--against") || OPT("-m") || OPT("--model") || OPT("--prompt") ||
+                   OPT("--tokens") || OPT("--max-layers") || OPT("--sequence-length") ||
+                   OPT("--top") || OPT("--tolerance") || OPT("--stage-tolerance") ||
+                   OPT("--json") || OPT("--threads") || OPT("--save-reference") ||
+                   OPT("--engine-dump") || OPT("--reference-dump"))) {
+            if (strncmp(a, "--", 2) || !a[2]) return cli_usage_error("parity", "unexpected argument '%s'", a);
+            o->extra[o->n_extra++] = argv[i]; /* an adapter option, with its value if any */
+            if (v && strncmp(v, "--", 2) && !strchr(a, '=')) o->extra[o->n_extra++] = argv[++i];
+            continue;
+        } else if (!v) return cli_usage_error("parity", "%s needs a value", a);
+        else if (OPT("--against")) o->against = v;
+        else if (OPT("-m") || OPT("--model")) o->model = v;
+        else if (OPT("--prompt")) o->prompt = v;
+        else if (OPT("--tokens")) o->tokens = v;
+        else if (OPT("--json")) o->json = v;
+        else if (OPT("--save-reference")) o->save_ref = v;
+        else if (OPT("--engine-dump")) o->engine_dump = v;
+        else if (OPT("--reference-dump")) o->ref_dump = v;
+        else if (OPT("--max-layers")) rc = parse_int(a, v, 1, &o->max_layers);
+        else if (OPT("--sequence-length")) rc = parse_int(a, v, 0, &o->seq_len);
+        else if (OPT("--top")) rc = parse_int(a, v, -1, &o->top);
+        else if (OPT("--threads")) rc = parse_int(a, v, 0, &o->threads);
+        else if (OPT("--tolerance")) rc = parse_tol(a, v, &o->logits_tol);
+        else if (OPT("--stage-tolerance")) rc = parse_tol(a, v, &o->stage_tol);
+#undef OPT
+        if (rc) return rc;
+        i += takes;
+    }
+    int both_dumps = o->engine_dump && o->ref_dump;
+    if (!o->against && !o->ref_dump)
+        return cli_usage_error("parity", "--against NAME is required (torch, hf, onnx, flax)");
+    if (!o->against) o->against = "reference";
+    if (!o->model && !both_dumps) return cli_usage_error("parity", "-m DIR is required");
+    if (o->prompt && o->tokens) return cli_usage_error("parity", "give --prompt or --tokens, not both");
+    if (!o->prompt && !o->tokens && !both_dumps)
+        return cli_usage_error("parity", "--prompt TEXT or --tokens IDS is required");
+    return 0;
+}
+
+/* The ids to run (padded) and the printable form of the real ones. */
+static gptoss_status make_ids(const parity_opts *o, int32_t **ids, int *n_ids, int *n_valid,
+                              char ***strings) {
+    int32_t *raw = NULL;
+    int n = 0;
+    gptoss_status s = GPTOSS_OK;
+    gptoss_tokenizer *tok = NULL;
+    *strings = NULL;
+    if (o->tokens) s = tokens_parse("--tokens", o->tokens, &raw, &n);
+    if (!s) s = gptoss_tokenizer_open(NULL, &tok);
+    if (s && o->tokens && raw) s = GPTOSS_OK; /* ids given: the token strings are a luxury */
+    if (!s && o->prompt) {
+        size_t cnt = 0;
+        s = gptoss_tokenizer_encode(tok, o->prompt, strlen(o->prompt), 1, &raw, &cnt);
+        n = (int)cnt;
+        if (!s && n == 0) s = gptoss_error(GPTOSS_ERR_ARG, "--prompt: encodes to no tokens");
+    }
+    if (!s) s = tokens_pad(raw, n, o->seq_len, ids, n_ids);
+    if (!s) {
+        *n_valid = n;
+        *strings = tok ? calloc((size_t)n, sizeof **strings) : NULL;
+        for (int i = 0; *strings && i < n; i++) {
+            size_t len = 0;
+            const char *b = gptoss_tokenizer_token(tok, raw[i], &len);
+            (*strings)[i] = b ? token_repr(b, len) : strdup("<out of range>");
+        }
+    }
+    gptoss_tokenizer_close(tok);
+    free(raw);
+    return s;
+}
+
+static void free_strings(char **v, int n) {
+    for (int i = 0; v && i < n; i++) free(v[i]);
+    free(v);
+}
+
+/* The engine's dump: run (model opened, run, closed before the reference loads its copy)
+ * or loaded from --engine-dump. */
+static gptoss_status engine_side(const parity_opts *o, const int32_t *ids, int n_ids, int n_valid,
+                                 stage_dump *d, char *layout, size_t layout_cap, double *secs) {
+    if (o->engine_dump) return dump_load(o->engine_dump, d);
+    gptoss_open_options oo = {.max_layers = o->max_layers};
+    gptoss_model *m = NULL;
+    gptoss_status s = gptoss_model_open(o->model, &oo, &m);
+    if (s) return s;
+    snprintf(layout, layout_cap, "%s", gptoss_model_layout(m));
+    double t0 = gptoss_now();
+    s = dump_from_engine(m, ids, n_ids, n_valid, o->threads, d);
+    *secs = gptoss_now() - t0;
+    gptoss_model_close(m);
+    return s;
+}
+
+static gptoss_status reference_side(const parity_opts *o, const int32_t *ids, int n_ids,
+                                    int n_valid, stage_dump *d, double *secs) {
+    if (o->ref_dump) return dump_load(o->ref_dump, d);
+    adapter_options ao = {.name = o->against, .checkpoint = o->model, .tokens = ids,
+                          .n_tokens = n_ids, .n_valid = n_valid, .max_layers = o->max_layers,
+                          .extra = o->extra, .n_extra = o->n_extra, .verbose = o->verbose};
+    gptoss_status s = adapter_run(&ao, d, secs);
+    if (!s && o->save_ref) s = dump_save(d, o->save_ref);
+    return s;
+}
+
+/* Without --prompt/--tokens (two dumps given): the ids come from the engine's dump. */
+static gptoss_status ids_from_dump(const stage_dump *d, int32_t **ids, int *n_ids, int *n_valid) {
+    const dump_tensor *t = dump_get(d, "tokens"), *v = dump_get(d, "n_valid");
+    if (!t || dump_numel(t) < 1) return gptoss_error(GPTOSS_ERR_MISSING, "engine dump: no tokens");
+    *n_ids = (int)dump_numel(t);
+    *n_valid = v && dump_numel(v) == 1 ? (int)dump_elem(v, 0) : *n_ids;
+    if (*n_valid < 1 || *n_valid > *n_ids) *n_valid = *n_ids;
+    *ids = malloc((size_t)*n_ids * sizeof **ids);
+    if (!*ids) return gptoss_error(GPTOSS_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < *n_ids; i++) (*ids)[i] = (int32_t)dump_elem(t, i);
+    return GPTOSS_OK;
+}
 
 int cmd_parity(int argc, char **argv) {
-    (void)argc;
-    fprintf(stderr, "gptoss %s: does not exist yet\n", argv[0]);
-    return 3;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(HELP, stdout);
+            return 0;
+        }
+    parity_opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc) {
+        free(o.extra);
+        return rc;
+    }
+    int32_t *ids = NULL;
+    int n_ids = 0, n_valid = 0;
+    char **strings = NULL;
+    char layout[16] = "";
+    stage_dump eng, ref;
+    dump_init(&eng);
+    dump_init(&ref);
+    parity_result res = {0};
+    double t_eng = -1, t_ref = -1;
+    gptoss_status s = GPTOSS_OK;
+    if (o.prompt || o.tokens) s = make_ids(&o, &ids, &n_ids, &n_valid, &strings);
+    if (!s) s = engine_side(&o, ids, n_ids, n_valid, &eng, layout, sizeof layout, &t_eng);
+    if (!s && !ids) s = ids_from_dump(&eng, &ids, &n_ids, &n_valid);
+    if (!s) s = reference_side(&o, ids, n_ids, n_valid, &ref, &t_ref);
+    if (!s) s = parity_compare(&eng, &ref, "engine", o.against, &res);
+    if (s) {
+        rc = cli_fail("parity", s);
+    } else {
+        parity_run run = {.against = o.against, .model = o.model, .layout = *layout ? layout : NULL,
+                          .prompt = o.prompt, .ids = ids, .n_ids = n_ids, .n_valid = n_valid,
+                          .token_strings = strings, .sequence_length = o.seq_len,
+                          .max_layers = o.max_layers, .logits_tol = o.logits_tol,
+                          .stage_tol = o.stage_tol, .strict = o.strict, .top = o.top,
+                          .engine_s = t_eng, .reference_s = t_ref, .result = &res};
+        parity_print(stdout, &run);
+        fflush(stdout);
+        rc = parity_failures(&run, NULL, NULL) ? 1 : 0;
+        if (o.json && (s = parity_write_json(o.json, &run))) rc = cli_fail("parity", s);
+    }
+    parity_result_free(&res);
+    dump_free(&eng);
+    dump_free(&ref);
+    free_strings(strings, n_valid);
+    free(ids);
+    free(o.extra);
+    return rc;
 }

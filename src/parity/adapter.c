@@ -181,11 +181,13 @@ gptoss_status adapter_run(const adapter_options *o, stage_dump *out, double *sec
     argv[a++] = ids;
     argv[a++] = "--n-valid";
     argv[a++] = n_valid;
-    argv[a++] = "--max-layers";
-    argv[a++] = max_layers;
+    if (o->max_layers > 0) {
+        argv[a++] = "--max-layers";
+        argv[a++] = max_layers;
+    }
     argv[a++] = "--out";
     argv[a++] = tmp;
-    if (o->verbose) argv[a++] = "--verbose";
+    if (o->verbose) setenv("GPTOSS_VERBOSE", "1", 1); /* adapters may print progress */
     for (int i = 0; i < o->n_extra; i++) argv[a++] = o->extra[i];
     argv[a] = NULL;
 

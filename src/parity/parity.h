@@ -84,11 +84,11 @@ typedef struct adapter_options {
     const int32_t *tokens;  /* --tokens, every id run (padding included) */
     int n_tokens;
     int n_valid;            /* --n-valid */
-    int max_layers;         /* --max-layers (0: all) */
+    int max_layers;         /* --max-layers N (not passed when 0: all blocks) */
     char *const *extra;     /* further arguments passed through as given ("--onnx", "F") */
     int n_extra;
     int verbose;            /* the adapter's stderr goes to ours (else only its last line
-                               is kept, for the error message) */
+                               is kept, for the error message); GPTOSS_VERBOSE=1 is set */
 } adapter_options;
 
 /* The reference Python: $GPTOSS_PYTHON, else <gptoss_home()>/.venv/bin/python. malloc'ed;
@@ -97,7 +97,9 @@ char *adapter_python(void);
 /* <gptoss_home()>/python/ref_<name>.py, malloc'ed; NULL with an error if the name is not
  * [a-z0-9_]+ or the file is missing. */
 char *adapter_script(const char *name);
-/* Runs the adapter (no shell) into a temporary file, loads it into out, removes the file.
+/* Runs the adapter (no shell) into a temporary file, loads it into out, removes the file:
+ *   python ref_<name>.py --checkpoint DIR --tokens IDS --n-valid N [--max-layers N]
+ *          --out TMP [extra...]
  * A failure is GPTOSS_ERR_EXTERNAL with a one-line message ending in the adapter's last
  * line on stderr. *seconds (if not NULL) gets the adapter's wall time. */
 gptoss_status adapter_run(const adapter_options *o, stage_dump *out, double *seconds);

@@ -1,0 +1,289 @@
+/* parity_report.c: what `gptoss parity` prints and writes: the tokens, the logits
+ * statistics, the stages sorted by max |diff|, the issues, and the verdict. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parity_report.h"
+#include "util.h"
+
+/* ---- tokens ----------------------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 character at s; 0 if invalid or an ASCII control. */
+static size_t utf8_char(const unsigned char *s, size_t len) {
+    if (s[0] < 0x80) return s[0] >= 0x20 && s[0] != 0x7f;
+    size_t n = s[0] >= 0xf0 && s[0] < 0xf5 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
+    if (n == 0 || n > len) return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80) return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+        return 0; /* overlong, surrogate, beyond U+10FFFF */
+    return n;
+}
+
+char *token_repr(const char *bytes, size_t len) {
+    char *out = malloc(len * 4 + 3), *p = out;
+    if (!out) return NULL;
+    const unsigned char *s = (const unsigned char *)bytes;
+    *p++ = '\'';
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_char(s + i, len - i);
+        if (s[i] == '\'' || s[i] == '\\') {
+            *p++ = '\\';
+            *p++ = (char)s[i++];
+        } else if (s[i] == '\n') {
+            p += sprintf(p, "\\n"), i++;
+        } else if (n) {
+            memcpy(p, s + i, n), p += n, i += n;
+        } else {
+            p += sprintf(p, "\\x%02x", s[i++]);
+        }
+    }
+    *p++ = '\'';
+    *p = '\0';
+    return out;
+}
+
+/* ---- verdict ---------------------------------------------------------------------------- */
+
+static int add_line(char ***out, int *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int add_line(char ***out, int *n, const char *fmt, ...) {
+    if (!out) return 1;
+    char line[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    char **nl = realloc(*out, (size_t)(*n + 1) * sizeof *nl);
+    if (!nl) return 1;
+    *out = nl;
+    nl[(*n)++] = strdup(line);
+    return 1;
+}
+
+int parity_failures(const parity_run *run, char ***out, int *n_out) {
+    const parity_result *r = run->result;
+    int count = 0, n = 0;
+    if (out) *out = NULL;
+    if (!parity_find(r, "logits")) count += add_line(out, &n, "logits: not compared");
+    for (size_t i = 0; i < r->n_stages; i++) {
+        const stage_diff *d = &r->stages[i];
+        if (d->is_integer) continue; /* mismatches are issues */
+        int is_logits = !strcmp(d->name, "logits");
+        double tol = is_logits ? run->logits_tol : run->stage_tol;
+        if (!(d->all.max <= tol))
+            count += add_line(out, &n, "%s: max |diff| %.3g > %s tolerance %.3g", d->name,
+                              d->all.max, is_logits ? "logits" : "stage", tol);
+    }
+    for (size_t i = 0; i < r->n_issues; i++)
+        if (parity_issue_is_fatal(r->issues[i].kind, run->strict))
+            count += add_line(out, &n, "%s", r->issues[i].text);
+    if (n_out) *n_out = n;
+    return count;
+}
+
+/* ---- text ------------------------------------------------------------------------------- */
+
+static void fmt_shape(char *buf, size_t cap, const stage_diff *d) {
+    size_t n = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < d->ndim && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, i ? ", %lld" : "%lld", (long long)d->shape[i]);
+    if (n < cap) snprintf(buf + n, cap - n, "]");
+}
+
+static int by_max_desc(const void *pa, const void *pb) {
+    const stage_diff *a = *(const stage_diff *const *)pa, *b = *(const stage_diff *const *)pb;
+    double x = isnan(a->all.max) ? INFINITY : a->all.max, y = isnan(b->all.max) ? INFINITY : b->all.max;
+    if (x != y) return x < y ? 1 : -1;
+    return strcmp(a->name, b->name);
+}
+
+/* Float stages other than the logits, sorted by max |diff| over all positions. */
+static const stage_diff **sorted_stages(const parity_result *r, size_t *n) {
+    const stage_diff **v = malloc((r->n_stages + 1) * sizeof *v);
+    *n = 0;
+    if (!v) return NULL;
+    for (size_t i = 0; i < r->n_stages; i++)
+        if (!r->stages[i].is_integer && strcmp(r->stages[i].name, "logits")) v[(*n)++] = &r->stages[i];
+    qsort(v, *n, sizeof *v, by_max_desc);
+    return v;
+}
+
+static void print_header(FILE *f, const parity_run *run) {
+    const parity_result *r = run->result;
+    fprintf(f, "gptoss parity: engine vs %s\n", run->against);
+    if (run->model)
+        fprintf(f, "  model:  %s (%s layout, %d block%s)\n", run->model,
+                run->layout ? run->layout : "?", r->n_blocks, r->n_blocks == 1 ? "" : "s");
+    if (run->prompt) fprintf(f, "  prompt: \"%s\"\n", run->prompt);
+    if (run->token_strings) {
+        fprintf(f, "  prompt tokens (%d): [", run->n_valid);
+        for (int i = 0; i < run->n_valid; i++)
+            fprintf(f, "%s%s", i ? ", " : "", run->token_strings[i]);
+        fprintf(f, "]\n");
+    }
+    fprintf(f, "  ids:    [");
+    for (int i = 0; i < run->n_valid; i++) fprintf(f, "%s%d", i ? ", " : "", (int)run->ids[i]);
+    fprintf(f, "]");
+    if (run->n_ids > run->n_valid)
+        fprintf(f, " + %d x <|endoftext|> (%d): sequence length %d", run->n_ids - run->n_valid,
+                GPTOSS_TOKEN_ENDOFTEXT, run->n_ids);
+    fprintf(f, "\n");
+    if (run->engine_s >= 0 || run->reference_s >= 0) {
+        fprintf(f, "  time:  ");
+        if (run->engine_s >= 0) fprintf(f, " engine %.2f s", run->engine_s);
+        if (run->reference_s >= 0) fprintf(f, " %s %.2f s", run->against, run->reference_s);
+        fprintf(f, "\n");
+    }
+}
+
+static void print_logits(FILE *f, const parity_run *run) {
+    const stage_diff *d = parity_find(run->result, "logits");
+    if (!d) {
+        fprintf(f, "\nlogits: not compared (see [issues])\n");
+        return;
+    }
+    char sh[64];
+    fmt_shape(sh, sizeof sh, d);
+    fprintf(f, "\nlogits %s                  max |diff|   mean |diff|  median |diff|\n", sh);
+    fprintf(f, "  real tokens (%lld)%*s %-12.3g %-12.3g %-12.3g\n", (long long)run->result->n_valid,
+            run->result->n_valid >= 10 ? 10 : 11, "", d->real.max, d->real.mean, d->real.median);
+    fprintf(f, "  last real token (%lld)%*s %-12.3g %-12.3g %-12.3g\n",
+            (long long)run->result->n_valid - 1, run->result->n_valid > 10 ? 6 : 7, "",
+            d->last.max, d->last.mean, d->last.median);
+    fprintf(f, "  all positions (%lld)%*s %-12.3g %-12.3g %-12.3g\n", (long long)run->result->n_tokens,
+            run->result->n_tokens >= 10 ? 8 : 9, "", d->all.max, d->all.mean, d->all.median);
+}
+
+static void print_stages(FILE *f, const parity_run *run) {
+    size_t n;
+    const stage_diff **v = sorted_stages(run->result, &n);
+    if (!v) return;
+    size_t top = run->top < 0 ? n : (size_t)run->top;
+    if (top > n) top = n;
+    fprintf(f, "\nstages: %zu compared, sorted by max |diff| over all positions", n);
+    if (top < n) fprintf(f, " (top %zu)", top);
+    fprintf(f, "\n  %-34s %-11s %-11s %-11s %-10s %s\n", "tensor", "max", "mean", "max(real)",
+            "scale", "shape");
+    for (size_t i = 0; i < top; i++) {
+        char sh[96];
+        fmt_shape(sh, sizeof sh, v[i]);
+        fprintf(f, "  %-34s %-11.3g %-11.3g %-11.3g %-10.3g %s\n", v[i]->name, v[i]->all.max,
+                v[i]->all.mean, v[i]->real.max, v[i]->ref_absmax, sh);
+    }
+    if (top < n)
+        fprintf(f, "  ... and %zu more, each with max |diff| <= %.3g\n", n - top, v[top]->all.max);
+    free((void *)v);
+
+    /* Expert routing: integer stages compared for equality. */
+    int64_t total = 0, differing = 0;
+    int blocks = 0;
+    for (size_t i = 0; i < run->result->n_stages; i++) {
+        const stage_diff *d = &run->result->stages[i];
+        if (!d->is_integer) continue;
+        int64_t cnt = 1;
+        for (int k = 0; k < d->ndim; k++) cnt *= d->shape[k];
+        total += cnt;
+        differing += d->mismatches;
+        blocks++;
+    }
+    if (blocks)
+        fprintf(f, "\nexpert indices: %s (%d block%s, %lld selections%s)\n",
+                differing ? "DIFFER" : "identical", blocks, blocks == 1 ? "" : "s",
+                (long long)total, differing ? ", see [issues]" : "");
+}
+
+void parity_print(FILE *f, const parity_run *run) {
+    const parity_result *r = run->result;
+    print_header(f, run);
+    print_logits(f, run);
+    print_stages(f, run);
+    fprintf(f, "\n[issues]\n");
+    if (!r->n_issues) fprintf(f, "  none\n");
+    for (size_t i = 0; i < r->n_issues; i++)
+        fprintf(f, "  %s%s\n", r->issues[i].text,
+                parity_issue_is_fatal(r->issues[i].kind, run->strict) ? "" : " (reported, not fatal)");
+    char **why = NULL;
+    int n = 0, count = parity_failures(run, &why, &n);
+    const stage_diff *lg = parity_find(r, "logits");
+    size_t ns;
+    const stage_diff **v = sorted_stages(r, &ns);
+    if (!count) {
+        fprintf(f, "\nPASS: logits max |diff| %.3g <= %.3g over all %lld positions",
+                lg ? lg->all.max : 0.0, run->logits_tol, (long long)r->n_tokens);
+        if (v && ns)
+            fprintf(f, "; every stage <= %.3g (largest %.3g, %s)", run->stage_tol, v[0]->all.max,
+                    v[0]->name);
+        fprintf(f, "\n");
+    } else {
+        fprintf(f, "\nFAIL: %d problem%s (tolerances: logits %.3g, stages %.3g)\n", count,
+                count == 1 ? "" : "s", run->logits_tol, run->stage_tol);
+        for (int i = 0; i < n; i++) fprintf(f, "  %s\n", why[i]);
+    }
+    free((void *)v);
+    for (int i = 0; i < n; i++) free(why[i]);
+    free(why);
+}
+
+/* ---- JSON ------------------------------------------------------------------------------- */
+
+gptoss_status parity_write_json(const char *path, const parity_run *run) {
+    const parity_result *r = run->result;
+    cJSON *o = parity_result_json(r);
+    if (!o) return gptoss_error(GPTOSS_ERR_NOMEM, "%s: out of memory", path);
+    cJSON_AddStringToObject(o, "against", run->against);
+    if (run->model) cJSON_AddStringToObject(o, "model", run->model);
+    if (run->layout) cJSON_AddStringToObject(o, "layout", run->layout);
+    if (run->prompt) cJSON_AddStringToObject(o, "prompt", run->prompt);
+    cJSON *ids = cJSON_AddArrayToObject(o, "tokens");
+    for (int i = 0; i < run->n_ids; i++) cJSON_AddItemToArray(ids, cJSON_CreateNumber(run->ids[i]));
+    if (run->token_strings) {
+        cJSON *ts = cJSON_AddArrayToObject(o, "token_strings");
+        for (int i = 0; i < run->n_valid; i++)
+            cJSON_AddItemToArray(ts, cJSON_CreateString(run->token_strings[i]));
+    }
+    cJSON_AddNumberToObject(o, "sequence_length", run->sequence_length);
+    cJSON_AddNumberToObject(o, "max_layers", run->max_layers);
+    cJSON *tol = cJSON_AddObjectToObject(o, "tolerance");
+    cJSON_AddNumberToObject(tol, "logits", run->logits_tol);
+    cJSON_AddNumberToObject(tol, "stages", run->stage_tol);
+    cJSON_AddBoolToObject(tol, "strict", run->strict);
+    cJSON *tm = cJSON_AddObjectToObject(o, "seconds");
+    if (run->engine_s >= 0) cJSON_AddNumberToObject(tm, "engine", run->engine_s);
+    if (run->reference_s >= 0) cJSON_AddNumberToObject(tm, "reference", run->reference_s);
+    const stage_diff *lg = parity_find(r, "logits");
+    if (lg) cJSON_AddItemToObject(o, "logits", stage_diff_json(lg));
+    size_t ns;
+    const stage_diff **v = sorted_stages(r, &ns);
+    cJSON *sorted = cJSON_AddArrayToObject(o, "stages_by_max");
+    for (size_t i = 0; v && i < ns; i++) cJSON_AddItemToArray(sorted, cJSON_CreateString(v[i]->name));
+    free((void *)v);
+    char **why = NULL;
+    int n = 0, count = parity_failures(run, &why, &n);
+    cJSON *fl = cJSON_AddArrayToObject(o, "failures");
+    for (int i = 0; i < n; i++) {
+        cJSON_AddItemToArray(fl, cJSON_CreateString(why[i]));
+        free(why[i]);
+    }
+    free(why);
+    cJSON_AddBoolToObject(o, "pass", count == 0);
+
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!text) return gptoss_error(GPTOSS_ERR_NOMEM, "%s: out of memory", path);
+    gptoss_atomic_file af;
+    gptoss_status s = gptoss_atomic_open(&af, path);
+    if (!s) {
+        if (fputs(text, af.f) < 0 || fputc('\n', af.f) < 0) {
+            gptoss_atomic_abort(&af);
+            s = gptoss_error(GPTOSS_ERR_IO, "%s: write failed", path);
+        } else {
+            s = gptoss_atomic_commit(&af);
+        }
+    }
+    free(text);
+    return s;
+}
