@@ -49,8 +49,9 @@ def load_reference(args):
             cfg = json.load(f)
     except (OSError, ValueError) as e:
         refdump.fail(f"{cfg_path}: cannot read: {e}")
-    if "num_hidden_layers" not in cfg:
-        refdump.fail(f"{cfg_path}: not an original-layout config (no num_hidden_layers)")
+    if "num_local_experts" in cfg or "architectures" in cfg or "num_experts" not in cfg:
+        refdump.fail(f"{cfg_path}: not an original-layout checkpoint (a Hugging Face one? "
+                     "the official torch model reads the original/ layout; use --against hf)")
     n_layers = cfg["num_hidden_layers"]
     if args.max_layers:
         n_layers = min(n_layers, args.max_layers)

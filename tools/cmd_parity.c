@@ -14,8 +14,9 @@ static const char *HELP =
     "usage: gptoss parity --against NAME -m DIR (--prompt TEXT | --tokens IDS)\n"
     "                     [--max-layers N] [--sequence-length N] [--top N]\n"
     "                     [--tolerance X] [--stage-tolerance Y] [--strict] [--json FILE]\n"
-    "                     [--threads N] [--verbose] [--save-reference FILE]\n"
-    "                     [--engine-dump FILE] [--reference-dump FILE] [ADAPTER OPTIONS]\n"
+    "                     [--threads N] [--verbose] [--engine-dump FILE]\n"
+    "                     [--reference-dump FILE] [--save-engine-dump FILE]\n"
+    "                     [--save-reference-dump FILE] [ADAPTER OPTIONS]\n"
     "\n"
     "Runs the engine and a reference implementation on the same token ids and compares\n"
     "every tensor of docs/stages.md (the 17 stages of every block, the final norm and the\n"
@@ -44,11 +45,12 @@ static const char *HELP =
     "                         the max is, issues, verdict) to FILE, atomically\n"
     "  --threads N            engine threads (default: all cores)\n"
     "  -v, --verbose          show the reference's progress (its stderr)\n"
-    "  --save-reference FILE  also keep the reference's stage dump (safetensors)\n"
     "  --engine-dump FILE     compare this dump (from `gptoss run --dump`) instead of\n"
     "                         running the engine\n"
     "  --reference-dump FILE  compare this dump instead of running the reference; with\n"
     "                         both, -m is optional and NAME only labels the report\n"
+    "  --save-engine-dump FILE, --save-reference-dump FILE\n"
+    "                         also keep the stage dumps compared (safetensors)\n"
     "  ADAPTER OPTIONS        any other --option [VALUE] is passed to the adapter as is\n"
     "                         (e.g. --onnx FILE for onnx, --mlp-chunk-mb MB for torch)\n"
     "\n"
@@ -58,7 +60,8 @@ static const char *HELP =
     "Exit status: 0 pass, 1 a tolerance exceeded / an issue / a failure, 2 bad arguments.\n";
 
 typedef struct {
-    const char *against, *model, *prompt, *tokens, *json, *save_ref, *engine_dump, *ref_dump;
+    const char *against, *model, *prompt, *tokens, *json, *save_eng, *save_ref, *engine_dump,
+        *ref_dump;
     int max_layers, seq_len, top, threads, strict, verbose;
     double logits_tol, stage_tol;
     char **extra; /* pass-through adapter options */
@@ -99,7 +102,8 @@ static int parse_args(int argc, char **argv, parity_opts *o) {
         else if (!(OPT("--against") || OPT("-m") || OPT("--model") || OPT("--prompt") ||
                    OPT("--tokens") || OPT("--max-layers") || OPT("--sequence-length") ||
                    OPT("--top") || OPT("--tolerance") || OPT("--stage-tolerance") ||
-                   OPT("--json") || OPT("--threads") || OPT("--save-reference") ||
+                   OPT("--json") || OPT("--threads") || OPT("--save-reference-dump") ||
+                   OPT("--save-engine-dump") ||
                    OPT("--engine-dump") || OPT("--reference-dump"))) {
             if (strncmp(a, "--", 2) || !a[2]) return cli_usage_error("parity", "unexpected argument '%s'", a);
             o->extra[o->n_extra++] = argv[i]; /* an adapter option, with its value if any */
@@ -111,7 +115,8 @@ static int parse_args(int argc, char **argv, parity_opts *o) {
         else if (OPT("--prompt")) o->prompt = v;
         else if (OPT("--tokens")) o->tokens = v;
         else if (OPT("--json")) o->json = v;
-        else if (OPT("--save-reference")) o->save_ref = v;
+        else if (OPT("--save-reference-dump")) o->save_ref = v;
+        else if (OPT("--save-engine-dump")) o->save_eng = v;
         else if (OPT("--engine-dump")) o->engine_dump = v;
         else if (OPT("--reference-dump")) o->ref_dump = v;
         else if (OPT("--max-layers")) rc = parse_int(a, v, 1, &o->max_layers);
@@ -186,6 +191,7 @@ static gptoss_status engine_side(const parity_opts *o, const int32_t *ids, int n
     s = dump_from_engine(m, ids, n_ids, n_valid, o->threads, d);
     *secs = gptoss_now() - t0;
     gptoss_model_close(m);
+    if (!s && o->save_eng) s = dump_save(d, o->save_eng);
     return s;
 }
 

@@ -146,16 +146,19 @@ static void print_logits(FILE *f, const parity_run *run) {
         fprintf(f, "\nlogits: not compared (see [issues])\n");
         return;
     }
-    char sh[64];
+    char sh[64], label[64];
     fmt_shape(sh, sizeof sh, d);
-    fprintf(f, "\nlogits %s                  max |diff|   mean |diff|  median |diff|\n", sh);
-    fprintf(f, "  real tokens (%lld)%*s %-12.3g %-12.3g %-12.3g\n", (long long)run->result->n_valid,
-            run->result->n_valid >= 10 ? 10 : 11, "", d->real.max, d->real.mean, d->real.median);
-    fprintf(f, "  last real token (%lld)%*s %-12.3g %-12.3g %-12.3g\n",
-            (long long)run->result->n_valid - 1, run->result->n_valid > 10 ? 6 : 7, "",
-            d->last.max, d->last.mean, d->last.median);
-    fprintf(f, "  all positions (%lld)%*s %-12.3g %-12.3g %-12.3g\n", (long long)run->result->n_tokens,
-            run->result->n_tokens >= 10 ? 8 : 9, "", d->all.max, d->all.mean, d->all.median);
+    const parity_result *r = run->result;
+    fprintf(f, "\nlogits %s\n  %-26s %-12s %-12s %s\n", sh, "", "max |diff|", "mean |diff|",
+            "median |diff|");
+    const diff_stats *rows[3] = {&d->real, &d->last, &d->all};
+    for (int i = 0; i < 3; i++) {
+        if (i == 0) snprintf(label, sizeof label, "real tokens (%lld)", (long long)r->n_valid);
+        if (i == 1) snprintf(label, sizeof label, "last real token (#%lld)", (long long)r->n_valid - 1);
+        if (i == 2) snprintf(label, sizeof label, "all positions (%lld)", (long long)r->n_tokens);
+        fprintf(f, "  %-26s %-12.3g %-12.3g %.3g\n", label, rows[i]->max, rows[i]->mean,
+                rows[i]->median);
+    }
 }
 
 static void print_stages(FILE *f, const parity_run *run) {

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# gptoss parity --against torch on the tiny preset: the targets (see tests/parity_lib.sh).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/parity_lib.sh"
+need_python
+parity_meets_targets torch tiny original
