@@ -36,6 +36,9 @@ import refdump  # noqa: E402
 def extra_options(p):
     p.add_argument("--mlp-chunk-mb", type=int, default=1024,
                    help="bound on the gathered expert weights per MLP call (default 1024)")
+    p.add_argument("--precision", choices=("fp32", "fp64"), default="fp32",
+                   help="fp32 (the reference's precision notes) or fp64: the same model "
+                        "upcast to float64, a yardstick for the fp32 rounding of both sides")
 
 
 def load_reference(args):
@@ -75,7 +78,8 @@ def load_reference(args):
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
-    return model.to(torch.float32), n_layers
+    dtype = torch.float64 if args.precision == "fp64" else torch.float32
+    return model.to(dtype), n_layers
 
 
 class Recorder:
@@ -141,7 +145,7 @@ def mlp_stages(rec, i, mlp, x, out):
 def token_slices(mlp, n_tokens, max_bytes):
     """Slices of tokens for which the gathered expert weights stay under max_bytes."""
     e1, e2 = mlp.mlp1_weight.shape, mlp.mlp2_weight.shape
-    per_token = mlp.experts_per_token * 4 * (e1[1] * e1[2] + e2[1] * e2[2])
+    per_token = mlp.experts_per_token * mlp.mlp1_weight.element_size() * (e1[1] * e1[2] + e2[1] * e2[2])
     n = max(1, max_bytes // per_token)
     return [slice(s, min(s + n, n_tokens)) for s in range(0, n_tokens, n)]
 
@@ -191,7 +195,7 @@ def main():
     except ImportError as e:
         refdump.fail(f"ref_torch: the reference is not installed: {e}")
     model, n_layers = load_reference(args)
-    refdump.note(args, f"ref_torch: loaded {n_layers} blocks in fp32")
+    refdump.note(args, f"ref_torch: loaded {n_layers} blocks in {args.precision}")
     vocab = model.embedding.weight.shape[0]
     bad = [t for t in args.tokens if not 0 <= t < vocab]
     if bad:
@@ -204,7 +208,7 @@ def main():
         logits = model(torch.tensor(args.tokens, dtype=torch.int64))
     stages = rec.stages()
     refdump.check_close("logits", stages["logits"], logits, rel=0.0)
-    refdump.write(args, stages, metadata={"reference": "gpt_oss.torch fp32",
+    refdump.write(args, stages, metadata={"reference": f"gpt_oss.torch {args.precision}",
                                           "layers": str(n_layers)})
     refdump.note(args, f"ref_torch: wrote {len(stages)} stages to {args.out}; self-checks: "
                        f"recomposed outputs within {refdump.self_check_worst[0]:.3g} (relative)")
