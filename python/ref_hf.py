@@ -3,7 +3,7 @@
 attention and eager experts, dumping every stage of docs/stages.md.
 
     python python/ref_hf.py --checkpoint DIR --tokens 1,2,3 [--n-valid N]
-        [--max-layers N] --out FILE.safetensors [--verbose]
+        [--max-layers N] --out FILE.safetensors [--precision fp32|fp64] [--verbose]
 
 DIR is a checkpoint in the Hugging Face layout (config.json with HF names, model*.safetensors
 [+ index]). Loaded offline (local files only), MXFP4 experts dequantized by transformers'
@@ -48,7 +48,8 @@ def load_model(args):
         n_layers = min(n_layers, args.max_layers)
     cfg.num_hidden_layers = n_layers
     cfg.layer_types = list(cfg.layer_types)[:n_layers]
-    options = dict(config=cfg, dtype=torch.float32, attn_implementation="eager",
+    dtype = torch.float64 if args.precision == "fp64" else torch.float32
+    options = dict(config=cfg, dtype=dtype, attn_implementation="eager",
                    experts_implementation="eager", local_files_only=True)
     if getattr(cfg, "quantization_config", None):
         options["quantization_config"] = Mxfp4Config(dequantize=True)
@@ -56,10 +57,11 @@ def load_model(args):
         model = GptOssForCausalLM.from_pretrained(args.checkpoint, **options)
     except Exception as e:
         refdump.fail(f"{args.checkpoint}: transformers could not load it: {type(e).__name__}: {e}")
+    model = model.to(dtype)  # also the modules transformers keeps in fp32 by default
     model.eval()
     for name, p in model.named_parameters():
-        if p.dtype != torch.float32:
-            refdump.fail(f"{args.checkpoint}: parameter {name} loaded as {p.dtype}, not fp32")
+        if p.dtype != dtype:
+            refdump.fail(f"{args.checkpoint}: parameter {name} loaded as {p.dtype}, not {dtype}")
     if model.config._attn_implementation != "eager":
         refdump.fail("ref_hf: transformers did not select eager attention")
     return model, n_layers
@@ -129,14 +131,21 @@ def install_hooks(model, rec):
     model.lm_head.register_forward_hook(output_2d("logits"))
 
 
+def extra_options(p):
+    p.add_argument("--precision", choices=("fp32", "fp64"), default="fp32",
+                   help="fp32, or fp64: the same model in float64 (a yardstick for fp32 "
+                        "rounding; HF's RMSNorm still normalises in float32 internally)")
+
+
 def main():
-    args = refdump.parse_args("Dump the stages of Hugging Face transformers' GptOss (fp32, eager).")
+    args = refdump.parse_args("Dump the stages of Hugging Face transformers' GptOss (fp32, eager).",
+                              extra_options)
     try:
         import torch
     except ImportError as e:
         refdump.fail(f"ref_hf: torch is not installed: {e}")
     model, n_layers = load_model(args)
-    refdump.note(args, f"ref_hf: loaded {n_layers} layers in fp32")
+    refdump.note(args, f"ref_hf: loaded {n_layers} layers in {args.precision}")
     vocab = model.config.vocab_size
     bad = [t for t in args.tokens if not 0 <= t < vocab]
     if bad:
@@ -146,7 +155,7 @@ def main():
     with torch.inference_mode():
         out = model(input_ids=torch.tensor([args.tokens], dtype=torch.int64), use_cache=False)
     refdump.check_close("logits", rec["logits"], out.logits[0], rel=0.0)
-    refdump.write(args, rec, metadata={"reference": "transformers GptOssForCausalLM fp32 eager",
+    refdump.write(args, rec, metadata={"reference": f"transformers GptOssForCausalLM {args.precision} eager",
                                        "layers": str(n_layers)})
     refdump.note(args, f"ref_hf: wrote {len(rec)} stages to {args.out}; self-checks: recomposed "
                        f"outputs within {refdump.self_check_worst[0]:.3g} (relative)")

@@ -64,6 +64,18 @@ static int add_line(char ***out, int *n, const char *fmt, ...) {
     return 1;
 }
 
+int parity_within_reference_rounding(const parity_run *run, const stage_diff *d, double tol) {
+    if (!run->engine_exact || !run->reference_exact) return 0;
+    const stage_diff *e = parity_find(run->engine_exact, d->name);
+    const stage_diff *r = parity_find(run->reference_exact, d->name);
+    /* Mean, not max: the max of |diff| over a stage jumps from stage to stage with the one
+     * element that rounding happened to amplify most (engine/reference max ratios 0.3-2.0
+     * on deep), while the mean is stable (0.45-1.02 there). 1.25: which of two fp32
+     * evaluations lands closer to the exact sums varies; a bug is orders of magnitude
+     * beyond it. 10x the tolerance bounds what rounding is allowed to explain at all. */
+    return e && r && e->all.mean <= 1.25 * r->all.mean && d->all.max <= 10 * tol;
+}
+
 int parity_failures(const parity_run *run, char ***out, int *n_out) {
     const parity_result *r = run->result;
     int count = 0, n = 0;
@@ -74,7 +86,7 @@ int parity_failures(const parity_run *run, char ***out, int *n_out) {
         if (d->is_integer) continue; /* mismatches are issues */
         int is_logits = !strcmp(d->name, "logits");
         double tol = is_logits ? run->logits_tol : run->stage_tol;
-        if (!(d->all.max <= tol))
+        if (!(d->all.max <= tol) && !parity_within_reference_rounding(run, d, tol))
             count += add_line(out, &n, "%s: max |diff| %.3g > %s tolerance %.3g", d->name,
                               d->all.max, is_logits ? "logits" : "stage", tol);
     }
@@ -161,6 +173,44 @@ static void print_logits(FILE *f, const parity_run *run) {
     }
 }
 
+/* The two mean distances to the float64 model of a stage ("-" where not compared). */
+static void print_exact_pair(FILE *f, const parity_run *run, const char *name) {
+    const stage_diff *e = parity_find(run->engine_exact, name);
+    const stage_diff *r = parity_find(run->reference_exact, name);
+    if (e) fprintf(f, "%-11.3g ", e->all.mean);
+    else fprintf(f, "%-11s ", "-");
+    if (r) fprintf(f, "%-11.3g ", r->all.mean);
+    else fprintf(f, "%-11s ", "-");
+}
+
+/* Stages over their tolerance, and whether the exact check calls them the reference's
+ * rounding. */
+static void print_exact(FILE *f, const parity_run *run) {
+    if (!run->engine_exact) return;
+    fprintf(f, "\n[exact check] the same model in float64 (%s)", run->exact_label);
+    if (run->exact_s >= 0) fprintf(f, ", %.2f s", run->exact_s);
+    fprintf(f, "\n  e~r: engine vs reference; e~x, r~x: engine, reference vs float64 (mean |diff|)\n");
+    fprintf(f, "  %-34s %-11s %-11s %-11s %s\n", "tensor", "max e~r", "mean e~x", "mean r~x",
+            "verdict");
+    const parity_result *r = run->result;
+    int shown = 0;
+    for (size_t i = 0; i < r->n_stages; i++) {
+        const stage_diff *d = &r->stages[i];
+        if (d->is_integer) continue;
+        int is_logits = !strcmp(d->name, "logits");
+        double tol = is_logits ? run->logits_tol : run->stage_tol;
+        if (!is_logits && d->all.max <= tol) continue;
+        fprintf(f, "  %-34s %-11.3g ", d->name, d->all.max);
+        print_exact_pair(f, run, d->name);
+        fprintf(f, "%s\n", d->all.max <= tol ? "within tolerance"
+                          : parity_within_reference_rounding(run, d, tol)
+                              ? "over tolerance; the reference's own fp32 rounding"
+                              : "over tolerance: FAIL");
+        shown++;
+    }
+    (void)shown;
+}
+
 static void print_stages(FILE *f, const parity_run *run) {
     size_t n;
     const stage_diff **v = sorted_stages(run->result, &n);
@@ -169,13 +219,17 @@ static void print_stages(FILE *f, const parity_run *run) {
     if (top > n) top = n;
     fprintf(f, "\nstages: %zu compared, sorted by max |diff| over all positions", n);
     if (top < n) fprintf(f, " (top %zu)", top);
-    fprintf(f, "\n  %-34s %-11s %-11s %-11s %-10s %s\n", "tensor", "max", "mean", "max(real)",
-            "scale", "shape");
+    fprintf(f, "\n  %-34s %-11s %-11s %-11s %-10s ", "tensor", "max", "mean", "max(real)",
+            "scale");
+    if (run->engine_exact) fprintf(f, "%-11s %-11s ", "mean e~x", "mean r~x");
+    fprintf(f, "shape\n");
     for (size_t i = 0; i < top; i++) {
         char sh[96];
         fmt_shape(sh, sizeof sh, v[i]);
-        fprintf(f, "  %-34s %-11.3g %-11.3g %-11.3g %-10.3g %s\n", v[i]->name, v[i]->all.max,
-                v[i]->all.mean, v[i]->real.max, v[i]->ref_absmax, sh);
+        fprintf(f, "  %-34s %-11.3g %-11.3g %-11.3g %-10.3g ", v[i]->name, v[i]->all.max,
+                v[i]->all.mean, v[i]->real.max, v[i]->ref_absmax);
+        if (run->engine_exact) print_exact_pair(f, run, v[i]->name);
+        fprintf(f, "%s\n", sh);
     }
     if (top < n)
         fprintf(f, "  ... and %zu more, each with max |diff| <= %.3g\n", n - top, v[top]->all.max);
@@ -204,6 +258,7 @@ void parity_print(FILE *f, const parity_run *run) {
     print_header(f, run);
     print_logits(f, run);
     print_stages(f, run);
+    print_exact(f, run);
     fprintf(f, "\n[issues]\n");
     if (!r->n_issues) fprintf(f, "  none\n");
     for (size_t i = 0; i < r->n_issues; i++)
@@ -215,11 +270,21 @@ void parity_print(FILE *f, const parity_run *run) {
     size_t ns;
     const stage_diff **v = sorted_stages(r, &ns);
     if (!count) {
-        fprintf(f, "\nPASS: logits max |diff| %.3g <= %.3g over all %lld positions",
-                lg ? lg->all.max : 0.0, run->logits_tol, (long long)r->n_tokens);
-        if (v && ns)
+        fprintf(f, "\nPASS: logits max |diff| %.3g %s %.3g over all %lld positions",
+                lg ? lg->all.max : 0.0, lg && lg->all.max > run->logits_tol ? ">" : "<=",
+                run->logits_tol, (long long)r->n_tokens);
+        int rounding = 0;
+        for (size_t i = 0; i < r->n_stages; i++) {
+            const stage_diff *d = &r->stages[i];
+            double tol = strcmp(d->name, "logits") ? run->stage_tol : run->logits_tol;
+            rounding += !d->is_integer && !(d->all.max <= tol);
+        }
+        if (v && ns && !rounding)
             fprintf(f, "; every stage <= %.3g (largest %.3g, %s)", run->stage_tol, v[0]->all.max,
                     v[0]->name);
+        if (rounding)
+            fprintf(f, "\n      (%d tensor%s over tolerance, each the reference's own fp32 rounding: "
+                       "see [exact check])", rounding, rounding == 1 ? "" : "s");
         fprintf(f, "\n");
     } else {
         fprintf(f, "\nFAIL: %d problem%s (tolerances: logits %.3g, stages %.3g)\n", count,
@@ -264,6 +329,27 @@ gptoss_status parity_write_json(const char *path, const parity_run *run) {
     cJSON *sorted = cJSON_AddArrayToObject(o, "stages_by_max");
     for (size_t i = 0; v && i < ns; i++) cJSON_AddItemToArray(sorted, cJSON_CreateString(v[i]->name));
     free((void *)v);
+    if (run->engine_exact) {
+        cJSON *ex = cJSON_AddObjectToObject(o, "exact_check");
+        cJSON_AddStringToObject(ex, "yardstick", run->exact_label);
+        cJSON *es = cJSON_AddArrayToObject(ex, "stages");
+        for (size_t i = 0; i < r->n_stages; i++) {
+            const stage_diff *d = &r->stages[i];
+            const stage_diff *e = parity_find(run->engine_exact, d->name);
+            const stage_diff *x = parity_find(run->reference_exact, d->name);
+            if (d->is_integer || !e || !x) continue;
+            double t = strcmp(d->name, "logits") ? run->stage_tol : run->logits_tol;
+            cJSON *it = cJSON_CreateObject();
+            cJSON_AddStringToObject(it, "name", d->name);
+            cJSON_AddNumberToObject(it, "engine_vs_reference", d->all.max);
+            cJSON_AddItemToObject(it, "engine_vs_exact", diff_stats_json(&e->all, NULL));
+            cJSON_AddItemToObject(it, "reference_vs_exact", diff_stats_json(&x->all, NULL));
+            cJSON_AddBoolToObject(it, "within_tolerance", d->all.max <= t);
+            cJSON_AddBoolToObject(it, "reference_rounding",
+                                  !(d->all.max <= t) && parity_within_reference_rounding(run, d, t));
+            cJSON_AddItemToArray(es, it);
+        }
+    }
     char **why = NULL;
     int n = 0, count = parity_failures(run, &why, &n);
     cJSON *fl = cJSON_AddArrayToObject(o, "failures");

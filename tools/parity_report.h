@@ -19,7 +19,18 @@ typedef struct parity_run {
     int strict, top;
     double engine_s, reference_s; /* < 0: not run (loaded from a file) */
     const parity_result *result;
+    /* The exact check (NULL when not run): both sides against the same model evaluated in
+     * float64 by exact_label ("torch fp64"). A stage over its tolerance still passes when
+     * the engine is, on average, about as close to the float64 result as the reference
+     * (mean |diff| at most 1.25x the reference's: then the difference is the reference's
+     * own fp32 rounding) and within 10x the tolerance. */
+    const parity_result *engine_exact, *reference_exact;
+    const char *exact_label;
+    double exact_s;
 } parity_run;
+
+/* The rule above for one stage: 1 when d (over tolerance) is the reference's rounding. */
+int parity_within_reference_rounding(const parity_run *run, const stage_diff *d, double tol);
 
 /* The verdict: failures counted and, when out is not NULL, described one per line. */
 int parity_failures(const parity_run *run, char ***out, int *n_out);
