@@ -117,7 +117,8 @@ bad2 "a missing value" --against torch -m "$dir" --tokens
 bad2 "a stray argument" --against torch -m "$dir" --tokens 1 extra
 bad2 "bad ids" --against torch -m "$dir" --tokens 1,x
 bad2 "a prompt longer than --sequence-length" --against torch -m "$dir" --tokens 1,2,3 --sequence-length 2
-"$GPTOSS_BIN" parity --help | grep -q -- "--against NAME" || fail "--help"
+help=$("$GPTOSS_BIN" parity --help) || fail "--help: exit status"
+case $help in *"--against NAME"*"--exact-check"*) ;; *) fail "--help: $help";; esac
 
 # Failures of the inputs or of the reference: exit 1 with a one-line error naming it.
 expect_fail "no such model" "$GPTOSS_BIN" parity --against torch -m "$work/none" --tokens 1
