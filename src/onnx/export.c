@@ -620,28 +620,40 @@ static int moe(ex *e, int l, int x, const taps *t) {
     snprintf(wn, sizeof wn, "block%d.mlp.mlp2_bias", l);
     name_of(nm, p, "mlp2/bias");
     y = op2(e, "Add", nm, y, vec(e, wn, b->b2, 3, (int64_t[]){E, H, 1}));
-    if (t->on) {
-        name_of(nm, p, "debug/expert_outputs");
-        tap(e, t, select_experts(e, nm, y, idx, H), "mlp_expert_outputs", OX_FLOAT, 3,
-            (int64_t[]){S, K, H});
-    }
 
-    /* sum over experts of weight * output (weight 0 for experts not selected) */
-    name_of(nm, p, "weights_transpose");
-    int dw = transpose(e, nm, dense, 2, (int64_t[]){1, 0});
-    name_of(nm, p, "weights_reshape");
-    dw = reshape(e, nm, dw, 3, (int64_t[]){E, 1, S});
+    /* fused = sum over the k selected experts, in top-k order, of weight * output:
+     * ((w0 y0 + w1 y1) + w2 y2) + ..., as the reference sums them */
+    name_of(nm, p, "selected");
+    int ysel = select_experts(e, nm, y, idx, H); /* [S, k, H] */
+    if (t->on) tap(e, t, ysel, "mlp_expert_outputs", OX_FLOAT, 3, (int64_t[]){S, K, H});
+    name_of(nm, p, "weights_unsqueeze");
+    int wk3 = unsqueeze(e, nm, wk, 2);
     name_of(nm, p, "weighted");
-    y = op2(e, "Mul", nm, y, dw);
-    name_of(nm, p, "sum_experts");
-    int64_t axis0 = 0;
-    n = ox_node_new(e->g, "ReduceSum", "%s", nm);
-    ox_in(n, y);
-    ox_in(n, ox_const_i64(e->g, 1, &axis0));
-    ox_attr_int(n, "keepdims", 0);
-    int fused = ox_out(e->g, n);
-    name_of(nm, p, "fuse");
-    fused = transpose(e, nm, fused, 2, (int64_t[]){1, 0});
+    int prod = op2(e, "Mul", nm, ysel, wk3);
+    int fused;
+    if (K == 1) {
+        name_of(nm, p, "fuse");
+        fused = reshape(e, nm, prod, 2, hdims);
+    } else {
+        name_of(nm, p, "split_slots");
+        n = ox_node_new(e->g, "Split", "%s", nm);
+        ox_in(n, prod);
+        int64_t ones[OX_MAX_IO];
+        for (int64_t i = 0; i < K; i++) ones[i] = 1;
+        ox_in(n, ox_const_i64(e->g, (int)K, ones));
+        ox_attr_int(n, "axis", 1);
+        int slot[OX_MAX_IO];
+        for (int64_t i = 0; i < K; i++) slot[i] = ox_out(e->g, n);
+        fused = slot[0];
+        for (int64_t i = 1; i < K; i++) {
+            char what[32];
+            snprintf(what, sizeof what, "sum_slot%d", (int)i);
+            name_of(nm, p, what);
+            fused = op2(e, "Add", nm, fused, slot[i]);
+        }
+        name_of(nm, p, "fuse");
+        fused = reshape(e, nm, fused, 2, hdims);
+    }
     tap(e, t, fused, "mlp_fused", OX_FLOAT, 2, hdims);
     name_of(nm, p, "residual");
     return op2(e, "Add", nm, x, fused);
@@ -745,7 +757,7 @@ gptoss_status gptoss_export_onnx(const gptoss_model *m, const char *path,
         ox_write_options w = {.opset = o.opset, .ir_version = ir, .producer_name = "gptoss",
                               .producer_version = gptoss_version(), .graph_name = "gpt_oss",
                               .doc = doc, .external_threshold = o.external_threshold,
-                              .metadata = meta, .progress = o.progress};
+                              .metadata = meta, .first_output = "logits", .progress = o.progress};
         st = ox_graph_write(e.g, path, &w);
         if (st == GPTOSS_OK && stats) *stats = *ox_graph_stats(e.g);
     }

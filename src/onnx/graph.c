@@ -491,7 +491,12 @@ static pb_buf encode_model(const ox_graph *g, const unsigned char *need, const o
         if (need[g->inits[i].value] && encode_init(&graph, g, &g->inits[i], location)) graph.failed = 1;
     if (o->doc) pb_string(&graph, 10, o->doc);
     for (int i = 0; i < g->n_inputs; i++) encode_value_info(&graph, 11, g->values[g->inputs[i].value].name, &g->inputs[i]);
-    for (int i = 0; i < g->n_outputs; i++) encode_value_info(&graph, 12, g->values[g->outputs[i].value].name, &g->outputs[i]);
+    for (int pass = 0; pass < 2; pass++) /* the first output first, then the others in order */
+        for (int i = 0; i < g->n_outputs; i++) {
+            const char *name = g->values[g->outputs[i].value].name;
+            int first = o->first_output && !strcmp(name, o->first_output);
+            if (first == (pass == 0)) encode_value_info(&graph, 12, name, &g->outputs[i]);
+        }
 
     pb_int(&model, 1, o->ir_version);
     pb_string(&model, 2, o->producer_name ? o->producer_name : "gptoss");

@@ -110,6 +110,7 @@ typedef struct ox_write_options {
     const char *doc;
     size_t external_threshold; /* initializers of at least this many bytes go external */
     const char **metadata;     /* key, value, key, value, ..., NULL */
+    const char *first_output;  /* this output is listed first (the main result), may be NULL */
     int progress;              /* print progress to stderr */
 } ox_write_options;
 
