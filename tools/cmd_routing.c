@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "parity/parity.h"
+#include "parity_report.h"
 #include "report/routing.h"
 #include "util.h"
 
@@ -147,22 +148,6 @@ static int parse_args(int argc, char **argv, routing_opts *o) {
     return 0;
 }
 
-/* A token's bytes, printable: 'What', with \xNN for control bytes and quotes escaped. */
-static char *printable(const char *b, size_t len) {
-    char *s = malloc(4 * len + 3), *p = s;
-    if (!s) return NULL;
-    *p++ = '\'';
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)b[i];
-        if (c < 0x20 || c == 0x7f || c == '\'' || c == '\\' || c == '`' || c == '|')
-            p += sprintf(p, "\\x%02x", c);
-        else *p++ = (char)c;
-    }
-    *p++ = '\'';
-    *p = 0;
-    return s;
-}
-
 /* The ids to run (padded) and, when a tokenizer is at hand, the printable real tokens. */
 static gptoss_status make_ids(const routing_opts *o, int32_t **ids, int *n_ids, int *n_valid,
                               char ***strings) {
@@ -186,7 +171,7 @@ static gptoss_status make_ids(const routing_opts *o, int32_t **ids, int *n_ids, 
         for (int i = 0; *strings && i < n; i++) {
             size_t len = 0;
             const char *b = gptoss_tokenizer_token(tok, raw[i], &len);
-            (*strings)[i] = b ? printable(b, len) : strdup("<out of range>");
+            (*strings)[i] = b ? token_repr(b, len) : strdup("<out of range>");
         }
     }
     gptoss_tokenizer_close(tok);
