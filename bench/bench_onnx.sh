@@ -10,8 +10,9 @@
 #   creation time, peak RSS and median latency of one 32-token forward pass, the C engine's
 #   median latency on the same ids, the ratio ORT / engine, and max |logits diff| between
 #   the two over all positions and at the last one.
-# Memory-heavy steps (ONNX Runtime, the engine) run under `flock $GPTOSS_BIGMEM_LOCK` when
-# that variable names a lock file, so that two big jobs never share the machine's memory.
+# The exports run first; the memory-heavy steps (the engine, ONNX Runtime, parity) then run
+# under `flock $GPTOSS_BIGMEM_LOCK` when that variable names a lock file, so that two big
+# jobs never share the machine's memory.
 # Needs the release build (build/) and the reference Python (.venv).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,27 +36,32 @@ model=artifacts/models/$preset
 out=artifacts/bench_onnx/$preset
 mkdir -p "$out" artifacts/models
 [ -x "$bin" ] && [ -x build/bench/bench_onnx_engine ] || { echo "bench_onnx: build first (scripts/build.sh)" >&2; exit 1; }
-locked() { if [ -n "${GPTOSS_BIGMEM_LOCK:-}" ]; then flock "$GPTOSS_BIGMEM_LOCK" "$@"; else "$@"; fi; }
-
 [ -f "$model/config.json" ] || "$bin" synth --preset "$preset" -o "$model"
 echo "== $preset, $seq tokens, $(nproc) cores, gptoss $($bin --version | cut -d' ' -f2)"
 
-engine=$(locked build/bench/bench_onnx_engine -m "$model" --sequence-length $seq --reps "$reps" \
+# 1. exports (streaming: little memory, no lock)
+declare -A exp_s exp_rss onnx_b data_b
+for mode in $modes; do
+  flag=; [ "$mode" = packed ] && flag=--packed-weights
+  mkdir -p "$out/$mode"
+  exp=$("$bin" export-onnx -m "$model" -o "$out/$mode/model.onnx" --sequence-length $seq $flag 2>&1 |
+        grep -v "GB written" | tee /dev/stderr | tail -1)
+  exp_s[$mode]=$(sed -n 's/^ *\([0-9.]*\) s, peak RSS.*/\1/p' <<<"$exp")
+  exp_rss[$mode]=$(sed -n 's/.*peak RSS \([0-9.]*\) MB.*/\1/p' <<<"$exp")
+  onnx_b[$mode]=$(stat -c %s "$out/$mode/model.onnx")
+  data_b[$mode]=$(stat -c %s "$out/$mode/model.onnx.data" 2>/dev/null || echo 0)
+done
+
+# 2. the memory-heavy part, under the lock when one is named
+if [ -n "${GPTOSS_BIGMEM_LOCK:-}" ]; then exec 9>"$GPTOSS_BIGMEM_LOCK"; flock 9; fi
+engine=$(build/bench/bench_onnx_engine -m "$model" --sequence-length $seq --reps "$reps" \
   --logits "$out/engine_logits.f32")
 eng_s=$(sed -n 's/.*engine_median_s=\([0-9.]*\).*/\1/p' <<<"$engine")
 echo "C engine: $engine"
 
 rows=()
 for mode in $modes; do
-  flag=; [ "$mode" = packed ] && flag=--packed-weights
-  onnx=$out/$mode/model.onnx
-  mkdir -p "$out/$mode"
-  exp=$("$bin" export-onnx -m "$model" -o "$onnx" --sequence-length $seq $flag 2>&1 | tee /dev/stderr | tail -1)
-  exp_s=$(sed -n 's/^ *\([0-9.]*\) s, peak RSS.*/\1/p' <<<"$exp")
-  exp_rss=$(sed -n 's/.*peak RSS \([0-9.]*\) MB.*/\1/p' <<<"$exp")
-  onnx_b=$(stat -c %s "$onnx")
-  data_b=$(stat -c %s "$onnx.data" 2>/dev/null || echo 0)
-  ort=$(locked "$py" - "$onnx" "$reps" "$out/engine_logits.f32" <<'PY'
+  ort=$("$py" - "$out/$mode/model.onnx" "$reps" "$out/engine_logits.f32" <<'PY'
 import resource, statistics, sys, time
 import numpy as np, onnxruntime as ort
 path, reps, eng = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -77,11 +83,10 @@ print(f"ort_load_s={load:.2f} ort_median_s={statistics.median(ts):.4f} ort_min_s
 PY
 )
   echo "ONNX Runtime ($mode): $ort"
-  ort_s=$(sed -n 's/.*ort_median_s=\([0-9.]*\).*/\1/p' <<<"$ort")
+  get() { sed -n "s/.*$1=\([0-9.e+-]*\).*/\1/p" <<<"$ort"; }
+  ort_s=$(get ort_median_s)
   ratio=$(awk -v a="$ort_s" -v b="$eng_s" 'BEGIN{printf "%.2f", a/b}')
-  dall=$(sed -n 's/.*diff_all=\([0-9.e+-]*\).*/\1/p' <<<"$ort")
-  dlast=$(sed -n 's/.*diff_last=\([0-9.e+-]*\).*/\1/p' <<<"$ort")
-  rows+=("| $mode | $exp_s s | $exp_rss MB | $((onnx_b / 1024)) KiB | $(awk -v b="$data_b" 'BEGIN{printf "%.2f", b/1e9}') GB | $(sed -n 's/.*ort_load_s=\([0-9.]*\).*/\1/p' <<<"$ort") s | $(sed -n 's/.*ort_peak_rss_mb=\([0-9]*\).*/\1/p' <<<"$ort") MB | $ort_s s | $eng_s s | $ratio | $dall | $dlast |")
+  rows+=("| $mode | ${exp_s[$mode]} s | ${exp_rss[$mode]} MB | $((onnx_b[$mode] / 1024)) KiB | $(awk -v b="${data_b[$mode]}" 'BEGIN{printf "%.2f", b/1e9}') GB | $(get ort_load_s) s | $(get ort_peak_rss_mb) MB | $ort_s s | $eng_s s | $ratio | $(get diff_all) | $(get diff_last) |")
 done
 
 echo
@@ -91,6 +96,6 @@ printf '%s\n' "${rows[@]}"
 
 if "$bin" parity --help 2>/dev/null | grep -q -- --onnx; then
   echo
-  locked "$bin" parity --against onnx -m "$model" --onnx "$out/float/model.onnx" \
+  "$bin" parity --against onnx -m "$model" --onnx "$out/float/model.onnx" \
     --prompt "What is the capital of France?" --sequence-length $seq || true
 fi
