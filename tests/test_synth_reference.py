@@ -142,10 +142,12 @@ def check_values(path, preset, model, cfg, ckpt, big):
         check(0.001 < s["clamp_glu"] < 0.2, f"layer {l}: glu clamp fraction {s['clamp_glu']:.4f}")
         check(0.001 < s["clamp_linear"] < 0.2, f"layer {l}: linear clamp fraction {s['clamp_linear']:.4f}")
 
-    # Sinks differ per head (and per layer).
+    # Sinks differ per head (and per layer). Drawn uniformly in [-2, 4) and rounded to bf16
+    # (~700 values there), 64 heads share a value now and then by chance: demand 3/4 distinct.
     sinks = [b.attn.sinks.float() for b in model.block]
+    nh = cfg["num_attention_heads"]
     for l, s in enumerate(sinks):
-        check(len(set(s.tolist())) == cfg["num_attention_heads"], f"layer {l}: repeated sink values")
+        check(len(set(s.tolist())) >= nh - nh // 4, f"layer {l}: only {len(set(s.tolist()))} distinct sinks of {nh}")
     check(L == 1 or not torch.equal(sinks[0], sinks[1]), "layers 0 and 1 share their sinks")
     print(f"  sinks (layer 0): {[round(v, 2) for v in sinks[0].tolist()]}")
 
