@@ -68,6 +68,7 @@ read -r g_rc g_wall g_rss g_killed < <(measure export_gptoss "$bin" export-onnx 
 echo "bench_jax2onnx: exporting with jax2onnx" >&2
 read -r j_rc j_wall j_rss j_killed < <(measure export_jax2onnx "$py" bench/jax2onnx_export.py \
   --checkpoint "$model" -o "$out/jax2onnx.onnx" --sequence-length "$seqlen" "${layers_opt[@]}")
+rm -rf "$out"/.jax2onnx.* # the helper's temporary folder, left behind when it was stopped
 
 status() { # rc killed log
   if [ "$2" = 1 ]; then
