@@ -45,37 +45,41 @@ ALWAYS_INLINE VEC load_w(const void *w, int64_t i, int bf16) {
     return _mm512_loadu_ps((const float *)w + i);
 }
 
-/* One tile: rows [o, o+R) x tokens [t, t+C). */
-ALWAYS_INLINE void dense_tile(const gptoss_mm *m, int64_t o, int t, const int R, const int C,
-                              const int bf16) {
+/* The BF16 columns [0, n2) of a tile, two vectors per weight load (x prepared). */
+ALWAYS_INLINE void tile_pairs(const gptoss_mm *m, int64_t o, int t, const int R, const int C,
+                              VEC acc[4][4], int64_t n2) {
+    const uint16_t *w[4];
+    const float *x[4];
+    UNROLL
+    for (int r = 0; r < R; r++) w[r] = (const uint16_t *)m->w + (o + r) * m->ldw;
+    UNROLL
+    for (int c = 0; c < C; c++) x[c] = m->x + (t + c) * m->ldx;
+    int64_t i = 0;
+    for (; i < n2; i += 2 * LANES) {
+        UNROLL
+        for (int r = 0; r < R; r++) {
+            VEC we, wo;
+            load_bf16_pair(w[r] + i, &we, &wo);
+            UNROLL
+            for (int c = 0; c < C; c++) {
+                acc[r][c] = MM(_fmadd_ps)(we, MM(_loadu_ps)(x[c] + i), acc[r][c]);
+                acc[r][c] = MM(_fmadd_ps)(wo, MM(_loadu_ps)(x[c] + i + LANES), acc[r][c]);
+            }
+        }
+    }
+}
+
+/* Finishes a tile from column i on (x as it is there): whole vectors, the zero-padded
+ * tail, the fixed-order reduction, the bias. */
+ALWAYS_INLINE void tile_finish(const gptoss_mm *m, int64_t o, int t, const int R, const int C,
+                               const int bf16, VEC acc[4][4], int64_t i) {
     const size_t esz = bf16 ? 2 : 4;
     const char *w[4];
     const float *x[4];
-    __m512 acc[4][4];
     UNROLL
     for (int r = 0; r < R; r++) w[r] = (const char *)m->w + (size_t)((o + r) * m->ldw) * esz;
     UNROLL
     for (int c = 0; c < C; c++) x[c] = m->x + (t + c) * m->ldx;
-    UNROLL
-    for (int r = 0; r < R; r++)
-        UNROLL
-        for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
-    int64_t i = 0;
-    if (bf16) { /* pairs of vectors per load, x prepared (bf16_prepare_x) */
-        const int64_t n2 = m->in & ~(int64_t)(2 * LANES - 1);
-        for (; i < n2; i += 2 * LANES) {
-            UNROLL
-            for (int r = 0; r < R; r++) {
-                VEC we, wo;
-                load_bf16_pair((const uint16_t *)(const void *)w[r] + i, &we, &wo);
-                UNROLL
-                for (int c = 0; c < C; c++) {
-                    acc[r][c] = MM(_fmadd_ps)(we, MM(_loadu_ps)(x[c] + i), acc[r][c]);
-                    acc[r][c] = MM(_fmadd_ps)(wo, MM(_loadu_ps)(x[c] + i + LANES), acc[r][c]);
-                }
-            }
-        }
-    }
     const int64_t n16 = m->in & ~(int64_t)15;
     for (; i < n16; i += LANES) { /* whole vectors, x as it is */
         UNROLL
@@ -107,6 +111,19 @@ ALWAYS_INLINE void dense_tile(const gptoss_mm *m, int64_t o, int t, const int R,
             float s = hsum16(acc[r][c]);
             m->y[(t + c) * m->ldy + o + r] = m->bias ? s + m->bias[o + r] : s;
         }
+}
+
+/* One tile: rows [o, o+R) x tokens [t, t+C). R, C, bf16 are constants after inlining. */
+ALWAYS_INLINE void dense_tile(const gptoss_mm *m, int64_t o, int t, const int R, const int C,
+                              const int bf16) {
+    VEC acc[4][4];
+    UNROLL
+    for (int r = 0; r < R; r++)
+        UNROLL
+        for (int c = 0; c < C; c++) acc[r][c] = MM(_setzero_ps)();
+    const int64_t n2 = bf16 ? m->in & ~(int64_t)(2 * LANES - 1) : 0;
+    if (bf16) tile_pairs(m, o, t, R, C, acc, n2);
+    tile_finish(m, o, t, R, C, bf16, acc, n2);
 }
 
 ALWAYS_INLINE void dense_rows(const gptoss_mm *m, int64_t o, const int R, const int bf16) {
