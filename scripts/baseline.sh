@@ -46,7 +46,8 @@ fi
 step inspect $bin inspect "$model"
 step run $bin run -m "$model" --prompt "$prompt" --sequence-length $seqlen --top 5 \
   --dump "$out/engine_dump.safetensors"
-step export-onnx $bin export-onnx -m "$model" -o "$out/model.onnx" --sequence-length $seqlen
+step export-onnx $bin export-onnx -m "$model" -o "$out/model.onnx" --sequence-length $seqlen \
+  --emit-block-debug
 step parity-onnx $bin parity --against onnx -m "$model" --onnx "$out/model.onnx" \
   --prompt "$prompt" --sequence-length $seqlen --json "$out/parity_onnx.json"
 step parity-torch $bin parity --against torch -m "$model" --prompt "$prompt" \

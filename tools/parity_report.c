@@ -261,9 +261,25 @@ void parity_print(FILE *f, const parity_run *run) {
     print_exact(f, run);
     fprintf(f, "\n[issues]\n");
     if (!r->n_issues) fprintf(f, "  none\n");
+    /* Non-fatal "missing in the reference" issues are folded into one line when there are
+     * many (a graph exported without debug outputs lacks every stage); --json has them all. */
+    size_t n_missing = 0;
     for (size_t i = 0; i < r->n_issues; i++)
-        fprintf(f, "  %s%s\n", r->issues[i].text,
-                parity_issue_is_fatal(r->issues[i].kind, run->strict) ? "" : " (reported, not fatal)");
+        n_missing += r->issues[i].kind == ISSUE_MISSING_IN_REFERENCE &&
+                     !parity_issue_is_fatal(r->issues[i].kind, run->strict);
+    int fold = n_missing > 3;
+    size_t shown_missing = 0;
+    for (size_t i = 0; i < r->n_issues; i++) {
+        int fatal = parity_issue_is_fatal(r->issues[i].kind, run->strict);
+        if (fold && !fatal && r->issues[i].kind == ISSUE_MISSING_IN_REFERENCE) {
+            if (shown_missing++ < 3) fprintf(f, "  %s (reported, not fatal)\n", r->issues[i].text);
+            continue;
+        }
+        fprintf(f, "  %s%s\n", r->issues[i].text, fatal ? "" : " (reported, not fatal)");
+    }
+    if (fold)
+        fprintf(f, "  ... and %zu more stages missing in the reference (listed in --json)\n",
+                n_missing - 3);
     char **why = NULL;
     int n = 0, count = parity_failures(run, &why, &n);
     const stage_diff *lg = parity_find(r, "logits");
