@@ -14,16 +14,7 @@
 #include "safetensors.h"
 #include "util.h"
 
-static int g_fail;
-#define CHECK(cond, ...)                                                  \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);          \
-            fprintf(stderr, __VA_ARGS__);                                 \
-            fprintf(stderr, "\n");                                        \
-            g_fail++;                                                     \
-        }                                                                 \
-    } while (0)
+#include "check.h"
 
 #include "ckpt_fixture.h"
 
@@ -601,6 +592,6 @@ int main(void) {
     check_bad_safetensors();
     check_bad_tensors();
     nftw(g_root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-    if (g_fail) fprintf(stderr, "%d checks failed\n", g_fail);
-    return g_fail ? 1 : 0;
+    if (check_failures) fprintf(stderr, "%d checks failed\n", check_failures);
+    return check_failures ? 1 : 0;
 }

@@ -14,16 +14,8 @@
 #include "engine.h"
 #include "util.h"
 
-static int failures;
-#define CHECK(cond, ...)                                                                 \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                         \
-            fprintf(stderr, __VA_ARGS__);                                                \
-            fprintf(stderr, "\n");                                                       \
-            if (++failures > 20) exit(1);                                                \
-        }                                                                                \
-    } while (0)
+#define CHECK_STOP_AFTER 20
+#include "check.h"
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 static uint32_t next_u32(void) {
@@ -326,8 +318,8 @@ int main(void) {
     free(lg);
     free(lg2);
     for (int i = 0; i < n_keep; i++) free(keep[i]);
-    if (failures) {
-        fprintf(stderr, "%d failures\n", failures);
+    if (check_failures) {
+        fprintf(stderr, "%d failures\n", check_failures);
         return 1;
     }
     printf("ok\n");

@@ -16,16 +16,7 @@
 #include "safetensors.h"
 #include "util.h"
 
-static int g_fail;
-#define CHECK(cond, ...)                                                  \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);          \
-            fprintf(stderr, __VA_ARGS__);                                 \
-            fprintf(stderr, "\n");                                        \
-            g_fail++;                                                     \
-        }                                                                 \
-    } while (0)
+#include "check.h"
 
 static char g_root[256];
 static const char *g_bin;
@@ -232,6 +223,6 @@ int main(void) {
     check_20b(0);
     check_20b(1);
     nftw(g_root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-    if (g_fail) fprintf(stderr, "%d checks failed\n", g_fail);
-    return g_fail ? 1 : 0;
+    if (check_failures) fprintf(stderr, "%d checks failed\n", check_failures);
+    return check_failures ? 1 : 0;
 }

@@ -15,16 +15,8 @@
 #include "kernels/kernels.h"
 #include "util.h"
 
-static int failures;
-#define CHECK(cond, ...)                                                                 \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                         \
-            fprintf(stderr, __VA_ARGS__);                                                \
-            fprintf(stderr, "\n");                                                       \
-            if (++failures > 20) exit(1);                                                \
-        }                                                                                \
-    } while (0)
+#define CHECK_STOP_AFTER 20
+#include "check.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint32_t next_u32(void) {
@@ -170,8 +162,8 @@ int main(void) {
     unsetenv("GPTOSS_KERNELS");
     CHECK(gptoss_kernels_select() != NULL, "no default kernels");
     CHECK(ran >= 1, "no kernel set ran");
-    if (failures) {
-        fprintf(stderr, "%d failures\n", failures);
+    if (check_failures) {
+        fprintf(stderr, "%d failures\n", check_failures);
         return 1;
     }
     printf("ok: %d kernel sets\n", ran);

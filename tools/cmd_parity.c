@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "parity/parity.h"
 #include "parity_report.h"
+#include "reference_run.h"
 #include "util.h"
 
 static const char *HELP =
@@ -73,24 +74,11 @@ static const char *HELP =
     "Exit status: 0 pass, 1 a tolerance exceeded / an issue / a failure, 2 bad arguments.\n";
 
 typedef struct {
-    const char *against, *model, *prompt, *tokens, *json, *save_eng, *save_ref, *engine_dump,
-        *ref_dump;
-    const char *exact_when, *exact_with;
-    int max_layers, seq_len, top, threads, strict, verbose;
+    run_spec run; /* the model, the tokens and both sides */
+    const char *json, *exact_when, *exact_with;
+    int top, strict;
     double logits_tol, stage_tol;
-    char **extra; /* pass-through adapter options */
-    int n_extra;
 } parity_opts;
-
-static int parse_int(const char *opt, const char *v, int lo, int *out) {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end || errno || x < lo || x > 1000000000)
-        return cli_usage_error("parity", "%s '%s': expected an integer >= %d", opt, v, lo);
-    *out = (int)x;
-    return 0;
-}
 
 static int parse_tol(const char *opt, const char *v, double *out) {
     char *end;
@@ -103,16 +91,16 @@ static int parse_tol(const char *opt, const char *v, double *out) {
 }
 
 static int parse_args(int argc, char **argv, parity_opts *o) {
-    *o = (parity_opts){.seq_len = 32, .top = 10, .logits_tol = 1e-5, .stage_tol = 1e-4};
-    o->extra = calloc((size_t)argc + 1, sizeof *o->extra);
-    if (!o->extra) return cli_usage_error("parity", "out of memory");
+    *o = (parity_opts){.run.seq_len = 32, .top = 10, .logits_tol = 1e-5, .stage_tol = 1e-4};
+    o->run.extra = calloc((size_t)argc + 1, sizeof *o->run.extra);
+    if (!o->run.extra) return cli_usage_error("parity", "out of memory");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc = 0, takes = 1;
 #define OPT(name) (!strcmp(a, name))
         if (OPT("--strict")) o->strict = 1, takes = 0;
-        else if (OPT("-v") || OPT("--verbose")) o->verbose = 1, takes = 0;
+        else if (OPT("-v") || OPT("--verbose")) o->run.verbose = 1, takes = 0;
         else if (!(OPT("--against") || OPT("-m") || OPT("--model") || OPT("--prompt") ||
                    OPT("--tokens") || OPT("--max-layers") || OPT("--sequence-length") ||
                    OPT("--top") || OPT("--tolerance") || OPT("--stage-tolerance") ||
@@ -120,110 +108,44 @@ static int parse_args(int argc, char **argv, parity_opts *o) {
                    OPT("--save-engine-dump") || OPT("--exact-check") || OPT("--exact-with") ||
                    OPT("--engine-dump") || OPT("--reference-dump"))) {
             if (strncmp(a, "--", 2) || !a[2]) return cli_usage_error("parity", "unexpected argument '%s'", a);
-            o->extra[o->n_extra++] = argv[i]; /* an adapter option, with its value if any */
-            if (v && strncmp(v, "--", 2) && !strchr(a, '=')) o->extra[o->n_extra++] = argv[++i];
+            o->run.extra[o->run.n_extra++] = argv[i]; /* an adapter option, with its value if any */
+            if (v && strncmp(v, "--", 2) && !strchr(a, '=')) o->run.extra[o->run.n_extra++] = argv[++i];
             continue;
         } else if (!v) return cli_usage_error("parity", "%s needs a value", a);
-        else if (OPT("--against")) o->against = v;
-        else if (OPT("-m") || OPT("--model")) o->model = v;
-        else if (OPT("--prompt")) o->prompt = v;
-        else if (OPT("--tokens")) o->tokens = v;
+        else if (OPT("--against")) o->run.against = v;
+        else if (OPT("-m") || OPT("--model")) o->run.model = v;
+        else if (OPT("--prompt")) o->run.prompt = v;
+        else if (OPT("--tokens")) o->run.tokens = v;
         else if (OPT("--json")) o->json = v;
-        else if (OPT("--save-reference-dump")) o->save_ref = v;
-        else if (OPT("--save-engine-dump")) o->save_eng = v;
+        else if (OPT("--save-reference-dump")) o->run.save_ref = v;
+        else if (OPT("--save-engine-dump")) o->run.save_eng = v;
         else if (OPT("--exact-check")) o->exact_when = v;
         else if (OPT("--exact-with")) o->exact_with = v;
-        else if (OPT("--engine-dump")) o->engine_dump = v;
-        else if (OPT("--reference-dump")) o->ref_dump = v;
-        else if (OPT("--max-layers")) rc = parse_int(a, v, 1, &o->max_layers);
-        else if (OPT("--sequence-length")) rc = parse_int(a, v, 0, &o->seq_len);
-        else if (OPT("--top")) rc = parse_int(a, v, -1, &o->top);
-        else if (OPT("--threads")) rc = parse_int(a, v, 0, &o->threads);
+        else if (OPT("--engine-dump")) o->run.engine_dump = v;
+        else if (OPT("--reference-dump")) o->run.ref_dump = v;
+        else if (OPT("--max-layers")) rc = run_parse_int("parity", a, v, 1, &o->run.max_layers);
+        else if (OPT("--sequence-length")) rc = run_parse_int("parity", a, v, 0, &o->run.seq_len);
+        else if (OPT("--top")) rc = run_parse_int("parity", a, v, -1, &o->top);
+        else if (OPT("--threads")) rc = run_parse_int("parity", a, v, 0, &o->run.threads);
         else if (OPT("--tolerance")) rc = parse_tol(a, v, &o->logits_tol);
         else if (OPT("--stage-tolerance")) rc = parse_tol(a, v, &o->stage_tol);
 #undef OPT
         if (rc) return rc;
         i += takes;
     }
-    int both_dumps = o->engine_dump && o->ref_dump;
-    if (!o->against && !o->ref_dump)
+    int both_dumps = o->run.engine_dump && o->run.ref_dump;
+    if (!o->run.against && !o->run.ref_dump)
         return cli_usage_error("parity", "--against NAME is required (torch, hf, onnx, flax)");
-    if (!o->against) o->against = "reference";
+    if (!o->run.against) o->run.against = "reference";
     if (!o->exact_when) o->exact_when = "auto";
     if (strcmp(o->exact_when, "auto") && strcmp(o->exact_when, "always") && strcmp(o->exact_when, "never"))
         return cli_usage_error("parity", "--exact-check '%s': expected auto, always or never",
                                o->exact_when);
-    if (!o->model && !both_dumps) return cli_usage_error("parity", "-m DIR is required");
-    if (o->prompt && o->tokens) return cli_usage_error("parity", "give --prompt or --tokens, not both");
-    if (!o->prompt && !o->tokens && !both_dumps)
+    if (!o->run.model && !both_dumps) return cli_usage_error("parity", "-m DIR is required");
+    if (o->run.prompt && o->run.tokens) return cli_usage_error("parity", "give --prompt or --tokens, not both");
+    if (!o->run.prompt && !o->run.tokens && !both_dumps)
         return cli_usage_error("parity", "--prompt TEXT or --tokens IDS is required");
     return 0;
-}
-
-/* The ids to run (padded) and the printable form of the real ones. */
-static gptoss_status make_ids(const parity_opts *o, int32_t **ids, int *n_ids, int *n_valid,
-                              char ***strings) {
-    int32_t *raw = NULL;
-    int n = 0;
-    gptoss_status s = GPTOSS_OK;
-    gptoss_tokenizer *tok = NULL;
-    *strings = NULL;
-    if (o->tokens) s = tokens_parse("--tokens", o->tokens, &raw, &n);
-    if (!s) s = gptoss_tokenizer_open(NULL, &tok);
-    if (s && o->tokens && raw) s = GPTOSS_OK; /* ids given: the token strings are a luxury */
-    if (!s && o->prompt) {
-        size_t cnt = 0;
-        s = gptoss_tokenizer_encode(tok, o->prompt, strlen(o->prompt), 1, &raw, &cnt);
-        n = (int)cnt;
-        if (!s && n == 0) s = gptoss_error(GPTOSS_ERR_ARG, "--prompt: encodes to no tokens");
-    }
-    if (!s) s = tokens_pad(raw, n, o->seq_len, ids, n_ids);
-    if (!s) {
-        *n_valid = n;
-        *strings = tok ? calloc((size_t)n, sizeof **strings) : NULL;
-        for (int i = 0; *strings && i < n; i++) {
-            size_t len = 0;
-            const char *b = gptoss_tokenizer_token(tok, raw[i], &len);
-            (*strings)[i] = b ? token_repr(b, len) : strdup("<out of range>");
-        }
-    }
-    gptoss_tokenizer_close(tok);
-    free(raw);
-    return s;
-}
-
-static void free_strings(char **v, int n) {
-    for (int i = 0; v && i < n; i++) free(v[i]);
-    free(v);
-}
-
-/* The engine's dump: run (model opened, run, closed before the reference loads its copy)
- * or loaded from --engine-dump. */
-static gptoss_status engine_side(const parity_opts *o, const int32_t *ids, int n_ids, int n_valid,
-                                 stage_dump *d, char *layout, size_t layout_cap, double *secs) {
-    if (o->engine_dump) return dump_load(o->engine_dump, d);
-    gptoss_open_options oo = {.max_layers = o->max_layers};
-    gptoss_model *m = NULL;
-    gptoss_status s = gptoss_model_open(o->model, &oo, &m);
-    if (s) return s;
-    snprintf(layout, layout_cap, "%s", gptoss_model_layout(m));
-    double t0 = gptoss_now();
-    s = dump_from_engine(m, ids, n_ids, n_valid, o->threads, d);
-    *secs = gptoss_now() - t0;
-    gptoss_model_close(m);
-    if (!s && o->save_eng) s = dump_save(d, o->save_eng);
-    return s;
-}
-
-static gptoss_status reference_side(const parity_opts *o, const int32_t *ids, int n_ids,
-                                    int n_valid, stage_dump *d, double *secs) {
-    if (o->ref_dump) return dump_load(o->ref_dump, d);
-    adapter_options ao = {.name = o->against, .checkpoint = o->model, .tokens = ids,
-                          .n_tokens = n_ids, .n_valid = n_valid, .max_layers = o->max_layers,
-                          .extra = o->extra, .n_extra = o->n_extra, .verbose = o->verbose};
-    gptoss_status s = adapter_run(&ao, d, secs);
-    if (!s && o->save_ref) s = dump_save(d, o->save_ref);
-    return s;
 }
 
 /* Any float tensor over its tolerance? */
@@ -243,15 +165,15 @@ static gptoss_status exact_side(const parity_opts *o, const char *layout, const 
                                 char *label, size_t label_cap, double *secs) {
     const char *with = o->exact_with ? o->exact_with : !strcmp(layout, "hf") ? "hf" : "torch";
     char *extra[] = {"--precision", "fp64"};
-    adapter_options ao = {.name = with, .checkpoint = o->model, .tokens = ids, .n_tokens = n_ids,
-                          .n_valid = n_valid, .max_layers = o->max_layers, .extra = extra,
-                          .n_extra = 2, .verbose = o->verbose};
+    adapter_options ao = {.name = with, .checkpoint = o->run.model, .tokens = ids, .n_tokens = n_ids,
+                          .n_valid = n_valid, .max_layers = o->run.max_layers, .extra = extra,
+                          .n_extra = 2, .verbose = o->run.verbose};
     snprintf(label, label_cap, "%s fp64", with);
     stage_dump x;
     dump_init(&x);
     gptoss_status s = adapter_run(&ao, &x, secs);
     if (!s) s = parity_compare(eng, &x, "engine", label, ee);
-    if (!s) s = parity_compare(ref, &x, o->against, label, re);
+    if (!s) s = parity_compare(ref, &x, o->run.against, label, re);
     dump_free(&x);
     return s;
 }
@@ -278,7 +200,7 @@ int cmd_parity(int argc, char **argv) {
     parity_opts o;
     int rc = parse_args(argc, argv, &o);
     if (rc) {
-        free(o.extra);
+        free(o.run.extra);
         return rc;
     }
     int32_t *ids = NULL;
@@ -293,12 +215,12 @@ int cmd_parity(int argc, char **argv) {
     char exact_label[64] = "";
     int exact = 0;
     gptoss_status s = GPTOSS_OK;
-    if (o.prompt || o.tokens) s = make_ids(&o, &ids, &n_ids, &n_valid, &strings);
-    if (!s) s = engine_side(&o, ids, n_ids, n_valid, &eng, layout, sizeof layout, &t_eng);
+    if (o.run.prompt || o.run.tokens) s = run_make_ids(&o.run, &ids, &n_ids, &n_valid, &strings);
+    if (!s) s = run_engine_side(&o.run, ids, n_ids, n_valid, &eng, layout, sizeof layout, &t_eng);
     if (!s && !ids) s = ids_from_dump(&eng, &ids, &n_ids, &n_valid);
-    if (!s) s = reference_side(&o, ids, n_ids, n_valid, &ref, &t_ref);
-    if (!s) s = parity_compare(&eng, &ref, "engine", o.against, &res);
-    if (!s && o.model && (!strcmp(o.exact_when, "always") ||
+    if (!s) s = run_reference_side(&o.run, ids, n_ids, n_valid, &ref, &t_ref);
+    if (!s) s = parity_compare(&eng, &ref, "engine", o.run.against, &res);
+    if (!s && o.run.model && (!strcmp(o.exact_when, "always") ||
                           (!strcmp(o.exact_when, "auto") &&
                            over_tolerance(&res, o.logits_tol, o.stage_tol)))) {
         gptoss_status xs = exact_side(&o, layout, ids, n_ids, n_valid, &eng, &ref, &res_ee, &res_re,
@@ -309,10 +231,10 @@ int cmd_parity(int argc, char **argv) {
     if (s) {
         rc = cli_fail("parity", s);
     } else {
-        parity_run run = {.against = o.against, .model = o.model, .layout = *layout ? layout : NULL,
-                          .prompt = o.prompt, .ids = ids, .n_ids = n_ids, .n_valid = n_valid,
-                          .token_strings = strings, .sequence_length = o.seq_len,
-                          .max_layers = o.max_layers, .logits_tol = o.logits_tol,
+        parity_run run = {.against = o.run.against, .model = o.run.model, .layout = *layout ? layout : NULL,
+                          .prompt = o.run.prompt, .ids = ids, .n_ids = n_ids, .n_valid = n_valid,
+                          .token_strings = strings, .sequence_length = o.run.seq_len,
+                          .max_layers = o.run.max_layers, .logits_tol = o.logits_tol,
                           .stage_tol = o.stage_tol, .strict = o.strict, .top = o.top,
                           .engine_s = t_eng, .reference_s = t_ref, .result = &res,
                           .engine_exact = exact ? &res_ee : NULL,
@@ -328,8 +250,8 @@ int cmd_parity(int argc, char **argv) {
     parity_result_free(&res_re);
     dump_free(&eng);
     dump_free(&ref);
-    free_strings(strings, n_valid);
+    run_free_strings(strings, n_valid);
     free(ids);
-    free(o.extra);
+    free(o.run.extra);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "parity/parity.h"
 #include "parity_report.h"
+#include "reference_run.h"
 #include "report/routing.h"
 #include "util.h"
 
@@ -70,29 +71,17 @@ static const char *HELP =
     "Exit status: 0 PASS, 1 FAIL or an error, 2 bad arguments.\n";
 
 typedef struct {
-    const char *against, *model, *prompt, *tokens, *json, *out_dir, *engine_dump, *ref_dump,
-        *save_eng, *save_ref;
-    int max_layers, max_tokens, seq_len, threads, verbose;
+    run_spec run; /* the model, the tokens and both sides */
+    const char *json, *out_dir;
+    int max_tokens;
     double gate_tol;
-    char **extra;
-    int n_extra;
 } routing_opts;
-
-static int parse_int(const char *opt, const char *v, int lo, int *out) {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end || errno || x < lo || x > 1000000000)
-        return cli_usage_error("routing", "%s '%s': expected an integer >= %d", opt, v, lo);
-    *out = (int)x;
-    return 0;
-}
 
 static int parse_args(int argc, char **argv, routing_opts *o) {
     *o = (routing_opts){.out_dir = "artifacts/gpt_oss_routing",
                         .gate_tol = ROUTING_DEFAULT_GATE_TOLERANCE};
-    o->extra = calloc((size_t)argc + 1, sizeof *o->extra);
-    if (!o->extra) return cli_usage_error("routing", "out of memory");
+    o->run.extra = calloc((size_t)argc + 1, sizeof *o->run.extra);
+    if (!o->run.extra) return cli_usage_error("routing", "out of memory");
     static const char *const valued[] = {
         "--against", "-m", "--model", "--prompt", "--tokens", "--max-layers", "--max-tokens",
         "--sequence-length", "--output-dir", "--gate-tolerance", "--json", "--threads",
@@ -100,34 +89,34 @@ static int parse_args(int argc, char **argv, routing_opts *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-            o->verbose = 1;
+            o->run.verbose = 1;
             continue;
         }
         int known = 0;
         for (size_t j = 0; j < sizeof valued / sizeof *valued; j++) known |= !strcmp(a, valued[j]);
         if (!known) { /* an adapter option, with its value if any */
             if (strncmp(a, "--", 2) || !a[2]) return cli_usage_error("routing", "unexpected argument '%s'", a);
-            o->extra[o->n_extra++] = argv[i];
-            if (v && strncmp(v, "--", 2) && !strchr(a, '=')) o->extra[o->n_extra++] = argv[++i];
+            o->run.extra[o->run.n_extra++] = argv[i];
+            if (v && strncmp(v, "--", 2) && !strchr(a, '=')) o->run.extra[o->run.n_extra++] = argv[++i];
             continue;
         }
         if (!v) return cli_usage_error("routing", "%s needs a value", a);
         i++;
         int rc = 0;
-        if (!strcmp(a, "--against")) o->against = v;
-        else if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "--prompt")) o->prompt = v;
-        else if (!strcmp(a, "--tokens")) o->tokens = v;
+        if (!strcmp(a, "--against")) o->run.against = v;
+        else if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->run.model = v;
+        else if (!strcmp(a, "--prompt")) o->run.prompt = v;
+        else if (!strcmp(a, "--tokens")) o->run.tokens = v;
         else if (!strcmp(a, "--output-dir")) o->out_dir = v;
         else if (!strcmp(a, "--json")) o->json = v;
-        else if (!strcmp(a, "--engine-dump")) o->engine_dump = v;
-        else if (!strcmp(a, "--reference-dump")) o->ref_dump = v;
-        else if (!strcmp(a, "--save-engine-dump")) o->save_eng = v;
-        else if (!strcmp(a, "--save-reference-dump")) o->save_ref = v;
-        else if (!strcmp(a, "--max-layers")) rc = parse_int(a, v, 1, &o->max_layers);
-        else if (!strcmp(a, "--max-tokens")) rc = parse_int(a, v, 1, &o->max_tokens);
-        else if (!strcmp(a, "--sequence-length")) rc = parse_int(a, v, 0, &o->seq_len);
-        else if (!strcmp(a, "--threads")) rc = parse_int(a, v, 0, &o->threads);
+        else if (!strcmp(a, "--engine-dump")) o->run.engine_dump = v;
+        else if (!strcmp(a, "--reference-dump")) o->run.ref_dump = v;
+        else if (!strcmp(a, "--save-engine-dump")) o->run.save_eng = v;
+        else if (!strcmp(a, "--save-reference-dump")) o->run.save_ref = v;
+        else if (!strcmp(a, "--max-layers")) rc = run_parse_int("routing", a, v, 1, &o->run.max_layers);
+        else if (!strcmp(a, "--max-tokens")) rc = run_parse_int("routing", a, v, 1, &o->max_tokens);
+        else if (!strcmp(a, "--sequence-length")) rc = run_parse_int("routing", a, v, 0, &o->run.seq_len);
+        else if (!strcmp(a, "--threads")) rc = run_parse_int("routing", a, v, 0, &o->run.threads);
         else if (!strcmp(a, "--gate-tolerance")) {
             char *end;
             errno = 0;
@@ -137,72 +126,15 @@ static int parse_args(int argc, char **argv, routing_opts *o) {
         }
         if (rc) return rc;
     }
-    int both = o->engine_dump && o->ref_dump;
-    if (!o->against && !o->ref_dump)
+    int both = o->run.engine_dump && o->run.ref_dump;
+    if (!o->run.against && !o->run.ref_dump)
         return cli_usage_error("routing", "--against NAME is required (torch, flax)");
-    if (!o->against) o->against = "reference";
-    if (!o->model && !both) return cli_usage_error("routing", "-m DIR is required");
-    if (o->prompt && o->tokens) return cli_usage_error("routing", "give --prompt or --tokens, not both");
-    if (!o->prompt && !o->tokens && !both)
+    if (!o->run.against) o->run.against = "reference";
+    if (!o->run.model && !both) return cli_usage_error("routing", "-m DIR is required");
+    if (o->run.prompt && o->run.tokens) return cli_usage_error("routing", "give --prompt or --tokens, not both");
+    if (!o->run.prompt && !o->run.tokens && !both)
         return cli_usage_error("routing", "--prompt TEXT or --tokens IDS is required");
     return 0;
-}
-
-/* The ids to run (padded) and, when a tokenizer is at hand, the printable real tokens. */
-static gptoss_status make_ids(const routing_opts *o, int32_t **ids, int *n_ids, int *n_valid,
-                              char ***strings) {
-    int32_t *raw = NULL;
-    int n = 0;
-    gptoss_tokenizer *tok = NULL;
-    gptoss_status s = GPTOSS_OK;
-    if (o->tokens) s = tokens_parse("--tokens", o->tokens, &raw, &n);
-    gptoss_status ts = s ? s : gptoss_tokenizer_open(NULL, &tok);
-    if (!s && o->prompt) {
-        s = ts;
-        size_t cnt = 0;
-        if (!s) s = gptoss_tokenizer_encode(tok, o->prompt, strlen(o->prompt), 1, &raw, &cnt);
-        n = (int)cnt;
-        if (!s && n == 0) s = gptoss_error(GPTOSS_ERR_ARG, "--prompt: encodes to no tokens");
-    }
-    if (!s) s = tokens_pad(raw, n, o->seq_len, ids, n_ids);
-    if (!s) {
-        *n_valid = n;
-        *strings = tok ? calloc((size_t)n, sizeof **strings) : NULL;
-        for (int i = 0; *strings && i < n; i++) {
-            size_t len = 0;
-            const char *b = gptoss_tokenizer_token(tok, raw[i], &len);
-            (*strings)[i] = b ? token_repr(b, len) : strdup("<out of range>");
-        }
-    }
-    gptoss_tokenizer_close(tok);
-    free(raw);
-    return s;
-}
-
-static gptoss_status engine_side(const routing_opts *o, const int32_t *ids, int n_ids,
-                                 int n_valid, stage_dump *d, double *secs) {
-    if (o->engine_dump) return dump_load(o->engine_dump, d);
-    gptoss_open_options oo = {.max_layers = o->max_layers};
-    gptoss_model *m = NULL;
-    gptoss_status s = gptoss_model_open(o->model, &oo, &m);
-    if (s) return s;
-    double t0 = gptoss_now();
-    s = dump_from_engine(m, ids, n_ids, n_valid, o->threads, d);
-    *secs = gptoss_now() - t0;
-    gptoss_model_close(m);
-    if (!s && o->save_eng) s = dump_save(d, o->save_eng);
-    return s;
-}
-
-static gptoss_status reference_side(const routing_opts *o, const int32_t *ids, int n_ids,
-                                    int n_valid, stage_dump *d, double *secs) {
-    if (o->ref_dump) return dump_load(o->ref_dump, d);
-    adapter_options ao = {.name = o->against, .checkpoint = o->model, .tokens = ids,
-                          .n_tokens = n_ids, .n_valid = n_valid, .max_layers = o->max_layers,
-                          .extra = o->extra, .n_extra = o->n_extra, .verbose = o->verbose};
-    gptoss_status s = adapter_run(&ao, d, secs);
-    if (!s && o->save_ref) s = dump_save(d, o->save_ref);
-    return s;
 }
 
 /* mkdir -p */
@@ -284,11 +216,6 @@ static int report(const routing_opts *o, routing_run *run) {
     return run->result->pass ? 0 : 1;
 }
 
-static void free_strings(char **v, int n) {
-    for (int i = 0; v && i < n; i++) free(v[i]);
-    free(v);
-}
-
 /* Without --prompt/--tokens (two dumps given) the ids come from the engine's dump. */
 static gptoss_status need_ids_from(const stage_dump *d, int *n_valid) {
     const dump_tensor *v = dump_get(d, "n_valid");
@@ -305,7 +232,7 @@ int cmd_routing(int argc, char **argv) {
     routing_opts o;
     int rc = parse_args(argc, argv, &o);
     if (rc) {
-        free(o.extra);
+        free(o.run.extra);
         return rc;
     }
     int32_t *ids = NULL;
@@ -317,15 +244,15 @@ int cmd_routing(int argc, char **argv) {
     routing_result res = {0};
     double t_eng = -1, t_ref = -1;
     gptoss_status s = GPTOSS_OK;
-    if (o.prompt || o.tokens) s = make_ids(&o, &ids, &n_ids, &n_valid, &strings);
-    if (!s) s = engine_side(&o, ids, n_ids, n_valid, &eng, &t_eng);
+    if (o.run.prompt || o.run.tokens) s = run_make_ids(&o.run, &ids, &n_ids, &n_valid, &strings);
+    if (!s) s = run_engine_side(&o.run, ids, n_ids, n_valid, &eng, NULL, 0, &t_eng);
     if (!s && !ids) s = need_ids_from(&eng, &n_valid);
-    if (!s) s = reference_side(&o, ids, n_ids, n_valid, &ref, &t_ref);
+    if (!s) s = run_reference_side(&o.run, ids, n_ids, n_valid, &ref, &t_ref);
     if (!s) s = routing_compare(&eng, &ref, o.max_tokens, o.gate_tol, &res);
     if (s) {
         rc = cli_fail("routing", s);
     } else {
-        routing_run run = {.against = o.against, .model = o.model, .prompt = o.prompt,
+        routing_run run = {.against = o.run.against, .model = o.run.model, .prompt = o.run.prompt,
                            .token_strings = strings && res.n_tokens <= n_valid ? strings : NULL,
                            .engine_s = t_eng, .reference_s = t_ref, .result = &res};
         rc = report(&o, &run);
@@ -333,8 +260,8 @@ int cmd_routing(int argc, char **argv) {
     routing_result_free(&res);
     dump_free(&eng);
     dump_free(&ref);
-    free_strings(strings, n_valid);
+    run_free_strings(strings, n_valid);
     free(ids);
-    free(o.extra);
+    free(o.run.extra);
     return rc;
 }

@@ -8,10 +8,9 @@
 
 #include "cli.h"
 #include "engine.h"
+#include "parity/parity.h"
 #include "safetensors.h"
 #include "util.h"
-
-#define PAD_TOKEN 199999 /* <|endoftext|> */
 
 static const char *HELP =
     "usage: gptoss run -m DIR (--prompt TEXT | --tokens IDS) [--max-layers N]\n"
@@ -316,14 +315,14 @@ int cmd_run(int argc, char **argv) {
         gptoss_tokenizer_close(tok);
         return cli_usage_error("run", "--sequence-length %d: shorter than the %d real tokens", S, n_valid);
     }
-    int32_t *all = realloc(ids, sizeof *all * (size_t)S);
-    if (!all) {
-        free(ids);
+    int32_t *all = NULL;
+    gptoss_status ps = tokens_pad(ids, n_valid, S, &all, &S);
+    free(ids);
+    if (ps) {
         gptoss_tokenizer_close(tok);
-        return cli_fail("run", gptoss_error(GPTOSS_ERR_NOMEM, "out of memory"));
+        return cli_fail("run", ps);
     }
     ids = all;
-    for (int i = n_valid; i < S; i++) ids[i] = PAD_TOKEN;
 
     gptoss_model *m = NULL;
     gptoss_open_options oo = {.max_layers = (int)a.max_layers};
