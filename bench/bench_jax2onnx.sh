@@ -11,9 +11,9 @@
 # A preset's checkpoint is made with `gptoss synth` under artifacts/models/ if missing.
 # Each export runs under a memory watchdog (default 18 GiB RSS for the process tree): an
 # exporter that passes it is stopped, and the table says so and names the phase it was
-# in (the jax2onnx helper prints `phase: ...` lines) and where (its stack). Checkpoints over
-# 1 GB take the shared memory lock (/work/wt/bigmem.lock when it exists) around each step
-# that loads weights.
+# in (the jax2onnx export script prints `phase: ...` lines) and where (its stack). For
+# checkpoints over 1 GB, each step that loads weights runs under `flock $GPTOSS_BIGMEM_LOCK`
+# when that variable names a lock file (so two big runs never share the memory).
 # Results: a markdown table on stdout and <out>/bench_jax2onnx.{md,json}.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,9 +45,9 @@ fi
 name=${preset}; [ -n "${model##artifacts/models/*}" ] && name=$(basename "$model")
 out=${out:-artifacts/bench_jax2onnx/$name}
 mkdir -p "$out"
-lock=/work/wt/bigmem.lock
+lock=${GPTOSS_BIGMEM_LOCK:-}
 big=$(( $(du -sbL "$model" | cut -f1) > 1000000000 ))
-locked() { if [ "$big" = 1 ] && [ -e "$lock" ]; then flock "$lock" "$@"; else "$@"; fi; }
+locked() { if [ "$big" = 1 ] && [ -n "$lock" ]; then flock "$lock" "$@"; else "$@"; fi; }
 layers_opt=(); [ "$max_layers" != 0 ] && layers_opt=(--max-layers "$max_layers")
 tokens=$("$bin" tokenize --json "$prompt" | "$py" -c 'import json,sys; print(",".join(map(str, json.load(sys.stdin)["ids"])))')
 
