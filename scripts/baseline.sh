@@ -36,7 +36,11 @@ step() {
   local status=PASS
   if [ $rc -eq 3 ]; then status="NOT BUILT YET"
   elif [ $rc -ne 0 ]; then status="FAIL (exit $rc)"; failed=1; fi
-  rows+=("| $name | $status | ${secs} s | \`$*\` |")
+  local cmd="" a
+  for a in "$@"; do
+    case $a in *[[:space:]?*]*) cmd+="\"$a\" " ;; *) cmd+="$a " ;; esac
+  done
+  rows+=("| $name | $status | ${secs} s | \`${cmd% }\` |")
   printf '%-16s %-16s %6s s\n' "$name" "$status" "$secs"
 }
 
@@ -64,6 +68,10 @@ tmp="$summary.tmp.$$"
   echo "| step | result | time | command |"
   echo "|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
+  echo
+  echo "## Against the baseline report"
+  echo
+  python3 scripts/baseline_compare.py "$out"
   echo
   for f in run parity-onnx parity-torch routing; do
     [ -f "$out/$f.txt" ] || continue
