@@ -9,14 +9,7 @@
 
 #include "gptoss.h"
 
-static int failures;
-#define CHECK(c)                                                                  \
-    do {                                                                          \
-        if (!(c)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-            failures++;                                                           \
-        }                                                                         \
-    } while (0)
+#include "check.h"
 
 static gptoss_tokenizer *tok;
 
@@ -136,6 +129,6 @@ int main(void) {
     test_render();
     test_parse();
     gptoss_tokenizer_close(tok);
-    if (failures) fprintf(stderr, "%d failures\n", failures);
-    return failures ? 1 : 0;
+    if (check_failures) fprintf(stderr, "%d failures\n", check_failures);
+    return check_failures ? 1 : 0;
 }

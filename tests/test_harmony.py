@@ -18,22 +18,14 @@ import random
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.join(os.environ.get("GPTOSS_HOME", "."), "python"))
-from o200k_reference import harmony_encoding  # noqa: E402
-from openai_harmony import (Author, ChannelConfig, Conversation, DeveloperContent,  # noqa: E402
+import testlib  # also puts python/ on sys.path
+from testlib import BIN, fail
+from o200k_reference import harmony_encoding
+from openai_harmony import (Author, ChannelConfig, Conversation, DeveloperContent,
                             Message, ReasoningEffort, Role, SystemContent, TextContent)
 
-BIN = os.environ["GPTOSS_BIN"]
 enc = harmony_encoding()
 rng = random.Random(7)
-failures = 0
-
-
-def fail(msg):
-    global failures
-    failures += 1
-    if failures <= 20:
-        print("FAIL:", msg)
 
 
 TEXTS = ["What is the capital of France?", "Paris.", "", " ", "x", "Line one\nline two\r\n\n",
@@ -179,8 +171,8 @@ def main():
         rc, out, err = gptoss(*args, stdin=stdin)
         if rc == 0 or rc >= 128 or err.count("\n") != 1:
             fail(f"{args} {stdin!r}: exit {rc}, stderr {err!r}")
-    print(f"{n + 1} conversations rendered, 34 completions parsed, {failures} failures")
-    return 1 if failures else 0
+    print(f"{n + 1} conversations rendered, 34 completions parsed, {testlib.failures} failures")
+    return 1 if testlib.failures else 0
 
 
 if __name__ == "__main__":

@@ -11,14 +11,7 @@
 #include "parity/parity.h"
 #include "util.h"
 
-static int failures;
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);    \
-            failures++;                                                                \
-        }                                                                              \
-    } while (0)
+#include "check.h"
 /* Statistics below are sums of a few exact binary fractions: 1e-12 is rounding only. */
 #define NEAR(a, b) CHECK(fabs((double)(a) - (double)(b)) <= 1e-12 * (1.0 + fabs((double)(b))))
 
@@ -337,7 +330,7 @@ int main(void) {
     unlink(p);
     free(p);
     rmdir(tmpdir);
-    if (failures) fprintf(stderr, "%d checks failed\n", failures);
+    if (check_failures) fprintf(stderr, "%d checks failed\n", check_failures);
     else printf("ok\n");
-    return failures ? 1 : 0;
+    return check_failures ? 1 : 0;
 }

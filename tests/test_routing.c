@@ -10,14 +10,7 @@
 
 #include "report/routing.h"
 
-static int failures;
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                      \
-        }                                                                    \
-    } while (0)
+#include "check.h"
 
 enum { S = 3, E = 6, K = 2 };
 
@@ -280,7 +273,7 @@ int main(void) {
     test_gate_tolerance();
     test_errors();
     test_reports();
-    if (failures) fprintf(stderr, "%d checks failed\n", failures);
+    if (check_failures) fprintf(stderr, "%d checks failed\n", check_failures);
     else printf("ok\n");
-    return failures ? 1 : 0;
+    return check_failures ? 1 : 0;
 }

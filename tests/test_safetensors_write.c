@@ -12,14 +12,7 @@
 
 #include "safetensors.h"
 
-static int failures;
-#define CHECK(c)                                                                  \
-    do {                                                                          \
-        if (!(c)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-            failures++;                                                           \
-        }                                                                         \
-    } while (0)
+#include "check.h"
 
 typedef struct {
     const char *name;
@@ -161,6 +154,6 @@ int main(void) {
 
     free(data);
     free(path);
-    printf("test_safetensors_write: %s\n", failures ? "FAIL" : "ok");
-    return failures ? 1 : 0;
+    printf("test_safetensors_write: %s\n", check_failures ? "FAIL" : "ok");
+    return check_failures ? 1 : 0;
 }

@@ -10,9 +10,7 @@ transformers runs MXFP4 natively only with triton kernels; on CPU it is told to 
 is installed.
 """
 
-import fcntl
 import os
-import subprocess
 import sys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -25,27 +23,7 @@ import transformers  # noqa: E402
 from transformers import GptOssForCausalLM, Mxfp4Config  # noqa: E402
 
 from gpt_oss.torch.model import Transformer  # noqa: E402
-
-BIN = os.environ["GPTOSS_BIN"]
-FIXTURES = os.environ["GPTOSS_FIXTURES"]
-
-
-def fixture(preset, fmt):
-    """The per-build synthetic checkpoint (same folders and lock as tests/lib.sh)."""
-    os.makedirs(FIXTURES, exist_ok=True)
-    path = os.path.join(FIXTURES, f"{preset}-{fmt}")
-    with open(os.path.join(FIXTURES, ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not os.path.isdir(path):
-            subprocess.run([BIN, "synth", "--preset", preset, "--format", fmt, "-o", path], check=True)
-    return path
-
-
-def check(cond, what):
-    if not cond:
-        print(f"FAIL: {what}", file=sys.stderr)
-        sys.exit(1)
-
+from testlib import check, fixture  # noqa: E402
 
 def hf_view_of_official(model):
     """The official model's parameters under HF names and HF layouts."""

@@ -18,7 +18,6 @@ The 20b-2l geometry needs ~10 GB of memory (the bf16 torch model, 16 tokens); a 
 (with GPTOSS_BIN, GPTOSS_FIXTURES and GPTOSS_PYTHON set as ctest sets them).
 """
 
-import fcntl
 import math
 import os
 import subprocess
@@ -30,27 +29,7 @@ from safetensors.torch import load_file
 
 from gpt_oss.torch.model import Transformer
 from gpt_oss.torch.weights import PARAM_NAME_MAP, Checkpoint
-
-BIN = os.environ["GPTOSS_BIN"]
-FIXTURES = os.environ["GPTOSS_FIXTURES"]
-
-
-def fixture(preset, fmt="original"):
-    """The per-build synthetic checkpoint (same folders and lock as tests/lib.sh)."""
-    os.makedirs(FIXTURES, exist_ok=True)
-    path = os.path.join(FIXTURES, f"{preset}-{fmt}")
-    with open(os.path.join(FIXTURES, ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not os.path.isdir(path):
-            subprocess.run([BIN, "synth", "--preset", preset, "--format", fmt, "-o", path], check=True)
-    return path
-
-
-def check(cond, what):
-    if not cond:
-        print(f"FAIL: {what}", file=sys.stderr)
-        sys.exit(1)
-
+from testlib import BIN, check, fixture
 
 def check_loader(path, model):
     ckpt = Checkpoint(path, torch.device("cpu"))

@@ -10,14 +10,7 @@
 #include "tokenizer/tokenizer_internal.h"
 #include "util.h"
 
-static int failures;
-#define CHECK(c)                                                                    \
-    do {                                                                            \
-        if (!(c)) {                                                                 \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);   \
-            failures++;                                                             \
-        }                                                                           \
-    } while (0)
+#include "check.h"
 
 static gptoss_tokenizer *tok;
 
@@ -193,7 +186,7 @@ static void test_scanner(void) {
             size_t a = pretok_next(tok, &fast, s, len, i), b = pretok_next(tok, &slow, s, len, i);
             if (a != b) {
                 fprintf(stderr, "scanner %zu vs pcre2 %zu at %zu in '%.*s'\n", a, b, i, (int)len, buf);
-                failures++;
+                check_failures++;
                 break;
             }
             CHECK(a > i);
@@ -220,6 +213,6 @@ int main(void) {
     test_round_trips();
     test_scanner();
     gptoss_tokenizer_close(tok);
-    if (failures) fprintf(stderr, "%d failures\n", failures);
-    return failures ? 1 : 0;
+    if (check_failures) fprintf(stderr, "%d failures\n", check_failures);
+    return check_failures ? 1 : 0;
 }

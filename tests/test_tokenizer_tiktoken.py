@@ -17,20 +17,12 @@ import subprocess
 import sys
 import unicodedata
 
-sys.path.insert(0, os.path.join(os.environ.get("GPTOSS_HOME", "."), "python"))
-from o200k_reference import tiktoken_o200k_harmony  # noqa: E402
+import testlib  # also puts python/ on sys.path
+from testlib import BIN, fail
+from o200k_reference import tiktoken_o200k_harmony
 
-BIN = os.environ["GPTOSS_BIN"]
 enc = tiktoken_o200k_harmony()
 rng = random.Random(20260427)
-failures = 0
-
-
-def fail(msg):
-    global failures
-    failures += 1
-    if failures <= 20:
-        print("FAIL:", msg)
 
 
 # ---- the corpus ------------------------------------------------------------------------
@@ -225,7 +217,7 @@ def main():
         if r.returncode == 0 or r.returncode >= 128 or "invalid UTF-8" not in err or err.count("\n") != 1:
             fail(f"invalid UTF-8 {bad!r}: exit {r.returncode}, {err!r}")
     print(f"{total} cases compared")
-    return 1 if failures else 0
+    return 1 if testlib.failures else 0
 
 
 if __name__ == "__main__":

@@ -6,14 +6,7 @@
 
 #include "util.h"
 
-static int failures;
-#define CHECK(c)                                                        \
-    do {                                                                \
-        if (!(c)) {                                                     \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-            failures++;                                                 \
-        }                                                               \
-    } while (0)
+#include "check.h"
 
 int main(void) {
     /* bf16: exact values round-trip; ties go to even. */
@@ -49,6 +42,6 @@ int main(void) {
     CHECK(gptoss_read_file("/nonexistent/x", NULL) == NULL);
     CHECK(strstr(gptoss_last_error(), "/nonexistent/x") != NULL);
 
-    printf("test_util: %s\n", failures ? "FAIL" : "ok");
-    return failures ? 1 : 0;
+    printf("test_util: %s\n", check_failures ? "FAIL" : "ok");
+    return check_failures ? 1 : 0;
 }
