@@ -107,43 +107,6 @@ static int parse_int(const char *s, long lo, long hi, long *out) {
     return 0;
 }
 
-static int parse_tokens(const char *s, int32_t **ids, int *n) {
-    int cap = 16, k = 0;
-    int32_t *v = malloc(sizeof *v * (size_t)cap);
-    if (!v) return -1;
-    const char *p = s;
-    while (*p) {
-        char *end;
-        errno = 0;
-        long x = strtol(p, &end, 10);
-        if (errno || end == p || x < 0 || x > INT32_MAX || (*end && *end != ',')) {
-            free(v);
-            return -1;
-        }
-        if (k == cap) {
-            int32_t *nv = realloc(v, sizeof *v * (size_t)(cap *= 2));
-            if (!nv) {
-                free(v);
-                return -1;
-            }
-            v = nv;
-        }
-        v[k++] = (int32_t)x;
-        p = *end ? end + 1 : end;
-        if (*end == ',' && !*p) { /* trailing comma */
-            free(v);
-            return -1;
-        }
-    }
-    if (k == 0) {
-        free(v);
-        return -1;
-    }
-    *ids = v;
-    *n = k;
-    return 0;
-}
-
 static void print_token_text(const gptoss_tokenizer *tok, int32_t id) {
     size_t len = 0;
     const char *p = tok ? gptoss_tokenizer_token(tok, id, &len) : NULL;
@@ -291,7 +254,7 @@ int cmd_run(int argc, char **argv) {
     int32_t *ids = NULL;
     int n_valid = 0;
     if (a.tokens) {
-        if (parse_tokens(a.tokens, &ids, &n_valid)) {
+        if (tokens_parse("--tokens", a.tokens, &ids, &n_valid)) {
             gptoss_tokenizer_close(tok);
             return cli_usage_error("run", "--tokens %s: want comma-separated non-negative ids", a.tokens);
         }

@@ -165,21 +165,32 @@ static int parse_ids(const char *s, int32_t **ids, size_t *n) {
     return -1;
 }
 
-static int do_decode(const gptoss_tokenizer *tok, const char *arg, int json) {
+/* The ids of --decode / --parse: ARG itself, or standard input when ARG is "-".
+ * Returns 0, 1 (stdin unreadable, message printed) or -1 (not a list of ids). */
+static int read_ids_arg(const char *arg, int32_t **ids, size_t *n) {
     char *in = NULL;
     size_t inlen;
+    *ids = NULL;
+    *n = 0;
     if (!strcmp(arg, "-") && !(arg = in = read_stdin(&inlen))) {
         fprintf(stderr, "gptoss tokenize: -: cannot read standard input\n");
         return 1;
     }
+    int bad = parse_ids(arg, ids, n);
+    free(in);
+    if (bad) {
+        free(*ids);
+        *ids = NULL;
+    }
+    return bad;
+}
+
+static int do_decode(const gptoss_tokenizer *tok, const char *arg, int json) {
     int32_t *ids = NULL;
     size_t n = 0;
-    if (parse_ids(arg, &ids, &n)) {
-        free(ids);
-        free(in);
-        return cli_usage_error("tokenize", "--decode: '%.40s' is not a list of integer ids", arg);
-    }
-    free(in);
+    int rc = read_ids_arg(arg, &ids, &n);
+    if (rc > 0) return rc;
+    if (rc) return cli_usage_error("tokenize", "--decode: '%.40s' is not a list of integer ids", arg);
     char *text;
     size_t len;
     gptoss_status st = gptoss_tokenizer_decode(tok, ids, n, &text, &len);
@@ -267,20 +278,11 @@ static void add_opt(cJSON *o, const char *key, const char *v) {
 }
 
 static int do_parse(const gptoss_tokenizer *tok, const char *arg, const char *role) {
-    char *in = NULL;
-    size_t inlen;
-    if (!strcmp(arg, "-") && !(arg = in = read_stdin(&inlen))) {
-        fprintf(stderr, "gptoss tokenize: -: cannot read standard input\n");
-        return 1;
-    }
     int32_t *ids = NULL;
     size_t n = 0;
-    int bad = parse_ids(arg, &ids, &n);
-    free(in);
-    if (bad) {
-        free(ids);
-        return cli_usage_error("tokenize", "--parse: not a list of integer ids");
-    }
+    int rc = read_ids_arg(arg, &ids, &n);
+    if (rc > 0) return rc;
+    if (rc) return cli_usage_error("tokenize", "--parse: not a list of integer ids");
     gptoss_harmony_parse_result r;
     gptoss_status st = gptoss_harmony_parse(tok, ids, n, role, &r);
     free(ids);
