@@ -122,6 +122,63 @@ typedef struct gptoss_forward_options {
 gptoss_status gptoss_forward(gptoss_model *model, const int32_t *tokens, int n_tokens,
                              const gptoss_forward_options *options, float *logits);
 
+/* ---- context: a running sequence with its KV cache ------------------------------------
+ * A context owns everything a sequence needs, created once and reused: the thread pool, a
+ * workspace sized for one prefill chunk, the KV cache (fp32 keys and values; full-attention
+ * blocks hold every position, sliding-window blocks a ring of the last window + chunk - 1),
+ * and the last position's logits. Appending runs new tokens through the model in chunks, so
+ * memory stays bounded at any prompt length; appending one token is the decode step. The
+ * results do not depend on the chunking or the thread count: every position's logits and
+ * stages are bit-identical to one prefill over the whole sequence (gptoss_forward).
+ *
+ *   gptoss_context *ctx;  gptoss_context_create(model, NULL, &ctx);
+ *   gptoss_context_append(ctx, prompt, n, NULL);              // prefill
+ *   for (;;) { gptoss_context_sample(ctx, sampler, &tok);      // decode
+ *              gptoss_context_append(ctx, &tok, 1, NULL); }
+ *
+ * The model must stay open while a context uses it. A context is used by one thread at a
+ * time; several contexts may share one model. */
+
+typedef struct gptoss_context gptoss_context;
+
+typedef struct gptoss_context_options {
+    int max_tokens; /* capacity; 0 = the model's full context (initial_context_length x
+                       rope scaling factor: 131072 for gpt-oss) */
+    int n_threads;  /* 0 = all cores */
+    int chunk;      /* prefill chunk in tokens; 0 = 128 */
+} gptoss_context_options;
+
+gptoss_status gptoss_context_create(gptoss_model *model, const gptoss_context_options *options,
+                                    gptoss_context **out);
+void gptoss_context_destroy(gptoss_context *ctx);
+int gptoss_context_length(const gptoss_context *ctx);   /* tokens held */
+int gptoss_context_capacity(const gptoss_context *ctx); /* tokens it can hold */
+const int32_t *gptoss_context_tokens(const gptoss_context *ctx);
+/* Bytes of KV cache one more token costs (the full-attention blocks' keys and values). */
+size_t gptoss_context_bytes_per_token(const gptoss_context *ctx);
+
+typedef struct gptoss_append_options {
+    float *logits;     /* non-NULL: [n, vocab_size] logits of every appended position */
+    gptoss_tap_fn tap; /* stage tensors of the appended positions, chunk by chunk: each
+                          tensor is [chunk_len, ...] for the positions that follow the ones
+                          the previous calls delivered */
+    void *tap_user;
+} gptoss_append_options;
+
+/* Runs tokens[0..n) through the model after the tokens held. GPTOSS_ERR_RANGE when a token
+ * is outside the vocabulary or the context would exceed its capacity (nothing is appended
+ * then). On another failure the context is reset. */
+gptoss_status gptoss_context_append(gptoss_context *ctx, const int32_t *tokens, int n,
+                                    const gptoss_append_options *options);
+/* [vocab_size] logits after the last token held; NULL when the context is empty. */
+const float *gptoss_context_logits(const gptoss_context *ctx);
+/* Keeps the first n_tokens tokens (n_tokens <= length); the state is then bit-identical to
+ * having appended only those. The last kept token is run again for its logits. A rewind by
+ * fewer than `chunk` tokens costs that one token; a longer one runs the kept sequence again
+ * (sliding-window rings hold only window + chunk - 1 positions). */
+gptoss_status gptoss_context_rewind(gptoss_context *ctx, int n_tokens);
+void gptoss_context_reset(gptoss_context *ctx);
+
 /* ---- tokenizer (o200k_harmony) ----------------------------------------------------- */
 
 typedef struct gptoss_tokenizer gptoss_tokenizer;

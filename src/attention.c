@@ -5,9 +5,9 @@
  *   w   = softmax([s_j..., sink])  (max-subtracted; w_j = exp(s_j - M) * (1 / den))
  *   o   = sum_j w_j v_j            (the sink takes probability mass, adds no value)
  *
- * One task per (query head, block of queries); every output row is written by one task. */
+ * Keys and values come from the KV cache (position t in row t % rows). One task per
+ * (query head, block of queries); every output row is written by one task. */
 #include <math.h>
-#include <stdlib.h>
 
 #include "engine.h"
 #include "util.h"
@@ -16,10 +16,12 @@ enum { QBLOCK = 16 };
 
 typedef struct {
     float *out;
-    const float *q, *k, *v, *sinks;
-    int T, n_heads, n_kv, d, window;
+    const float *q, *sinks;
+    const gptoss_kv_layer *kv;
+    int64_t pos0, keys; /* keys: scratch floats per thread */
+    int n, n_heads, n_kv, d, window;
     float scale;
-    float *scratch; /* [n_threads][T] */
+    float *scores;
     int n_qblocks;
 } attn_job;
 
@@ -27,47 +29,45 @@ static void attn_task(void *ctx, int64_t task, int thread) {
     const attn_job *j = ctx;
     const int hq = (int)(task / j->n_qblocks), qb = (int)(task % j->n_qblocks);
     const int kv = hq / (j->n_heads / j->n_kv), d = j->d;
-    float *p = j->scratch + (int64_t)thread * j->T;
-    int i1 = (qb + 1) * QBLOCK < j->T ? (qb + 1) * QBLOCK : j->T;
-    for (int i = qb * QBLOCK; i < i1; i++) {
-        const float *qi = j->q + ((int64_t)i * j->n_heads + hq) * d;
-        int j0 = (j->window > 0 && i - j->window + 1 > 0) ? i - j->window + 1 : 0;
+    const int64_t rows = j->kv->rows, stride = (int64_t)j->n_kv * d;
+    float *p = j->scores + (int64_t)thread * j->keys;
+    int r1 = (qb + 1) * QBLOCK < j->n ? (qb + 1) * QBLOCK : j->n;
+    for (int r = qb * QBLOCK; r < r1; r++) {
+        const int64_t i = j->pos0 + r; /* the query's position */
+        const float *qi = j->q + ((int64_t)r * j->n_heads + hq) * d;
+        int64_t j0 = (j->window > 0 && i - j->window + 1 > 0) ? i - j->window + 1 : 0;
         float sink = j->sinks[hq], m = sink;
-        for (int t = j0; t <= i; t++) {
-            const float *kt = j->k + ((int64_t)t * j->n_kv + kv) * d;
+        for (int64_t t = j0; t <= i; t++) {
+            const float *kt = j->kv->k + (t % rows) * stride + (int64_t)kv * d;
             float s = 0;
             for (int c = 0; c < d; c++) s += qi[c] * kt[c];
             s *= j->scale;
-            p[t] = s;
+            p[t - j0] = s;
             if (s > m) m = s;
         }
         float den = expf(sink - m);
-        for (int t = j0; t <= i; t++) {
-            p[t] = expf(p[t] - m);
-            den += p[t];
+        for (int64_t t = j0; t <= i; t++) {
+            p[t - j0] = expf(p[t - j0] - m);
+            den += p[t - j0];
         }
         float inv = 1.0f / den;
-        float *o = j->out + ((int64_t)i * j->n_heads + hq) * d;
+        float *o = j->out + ((int64_t)r * j->n_heads + hq) * d;
         for (int c = 0; c < d; c++) o[c] = 0;
-        for (int t = j0; t <= i; t++) {
-            float w = p[t] * inv;
-            const float *vt = j->v + ((int64_t)t * j->n_kv + kv) * d;
+        for (int64_t t = j0; t <= i; t++) {
+            float w = p[t - j0] * inv;
+            const float *vt = j->kv->v + (t % rows) * stride + (int64_t)kv * d;
             for (int c = 0; c < d; c++) o[c] += w * vt[c];
         }
     }
 }
 
-gptoss_status attention_forward(const gptoss_engine *e, float *out, const float *q, const float *k,
-                       const float *v, const float *sinks, int T, int n_heads, int n_kv, int d,
-                       int window) {
-    attn_job j = {.out = out, .q = q, .k = k, .v = v, .sinks = sinks, .T = T,
+void attention_forward(const gptoss_engine *e, float *out, const float *q, const gptoss_kv_layer *kv,
+                       int64_t pos0, int n, int n_heads, int n_kv, int d, int window,
+                       const float *sinks, float *scores) {
+    attn_job j = {.out = out, .q = q, .sinks = sinks, .kv = kv, .pos0 = pos0,
+                  .keys = window > 0 && window < pos0 + n ? window : pos0 + n, .n = n,
                   .n_heads = n_heads, .n_kv = n_kv, .d = d, .window = window,
-                  .scale = (float)(1.0 / sqrt((double)d)),
-                  .n_qblocks = (T + QBLOCK - 1) / QBLOCK};
-    int64_t n_tasks = (int64_t)n_heads * j.n_qblocks;
-    j.scratch = malloc((size_t)gptoss_pool_threads(e->pool) * (size_t)T * sizeof(float));
-    if (!j.scratch) return gptoss_error(GPTOSS_ERR_NOMEM, "attention: out of memory");
-    gptoss_pool_run(e->pool, n_tasks, attn_task, &j);
-    free(j.scratch);
-    return GPTOSS_OK;
+                  .scale = (float)(1.0 / sqrt((double)d)), .scores = scores,
+                  .n_qblocks = (n + QBLOCK - 1) / QBLOCK};
+    gptoss_pool_run(e->pool, (int64_t)n_heads * j.n_qblocks, attn_task, &j);
 }

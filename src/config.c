@@ -156,7 +156,7 @@ static gptoss_status parse_hf(const char *label, const cJSON *j, gptoss_config *
         st = gptoss_error(GPTOSS_ERR_MISSING, "%s: key 'rope_theta' is missing", label);
     if (st) return st;
 
-    /* The engine computes the fixed GPT-OSS pattern: even layers sliding, odd full. */
+    /* The engine computes the fixed GPT-OSS pattern (gptoss_layer_window). */
     const cJSON *lt = cJSON_GetObjectItemCaseSensitive(j, "layer_types");
     if (lt && !cJSON_IsNull(lt)) {
         if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != c->num_hidden_layers)
@@ -165,7 +165,7 @@ static gptoss_status parse_hf(const char *label, const cJSON *j, gptoss_config *
         int i = 0;
         const cJSON *e;
         cJSON_ArrayForEach(e, lt) {
-            const char *want = i % 2 == 0 ? "sliding_attention" : "full_attention";
+            const char *want = gptoss_layer_window(c, i) > 0 ? "sliding_attention" : "full_attention";
             if (!cJSON_IsString(e) || strcmp(e->valuestring, want))
                 return gptoss_error(GPTOSS_ERR_UNSUPPORTED, "%s: key 'layer_types[%d]' must be \"%s\"", label, i,
                                     want);

@@ -1,14 +1,13 @@
-/* forward.c: gptoss_forward(), the whole model over T tokens at once (causal prefill):
+/* forward.c: the model over one chunk of tokens at positions pos0.. of a context:
  *
  *   x = embedding[tokens]
- *   per block: x += attention(rmsnorm(x)); x += moe(rmsnorm(x))
- *   logits = unembedding rmsnorm(x)
+ *   per block: x += attention(rmsnorm(x), KV cache); x += moe(rmsnorm(x))
+ *   logits = unembedding rmsnorm(x)      (the last position only, unless asked for all)
  *
- * Stage taps (docs/stages.md) are emitted in this order for every block: input,
- * attn_normed, attn_q, attn_k, attn_v, attn_projected, post_attention, mlp_normed,
- * mlp_gate_logits, mlp_expert_indices, mlp_expert_weights, mlp_dense_gate_weights,
- * mlp_prelinear_outputs, mlp_activated_outputs, mlp_expert_outputs, mlp_fused, output;
- * then final_normed and logits. Without a tap nothing is copied. */
+ * Stage taps (stages.h, docs/stages.md) are emitted in the table's order for every block,
+ * then final_normed and logits; without a tap nothing is copied. gptoss_forward(), the
+ * one-shot prefill the parity tools use, is a context that holds exactly its tokens and runs
+ * them as one chunk. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,85 +15,19 @@
 #include "engine.h"
 #include "util.h"
 
-void tap_emit(const gptoss_tapper *tp, int layer, const char *stage, gptoss_dtype dtype,
-              const void *data, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+void tap_emit(const gptoss_tapper *tp, const gptoss_config *c, gptoss_stage_id id, int layer,
+              int n, const void *data) {
     if (!tp || !tp->fn) return;
     char name[96];
-    if (layer >= 0) snprintf(name, sizeof name, "block%d.%s", layer, stage);
-    else snprintf(name, sizeof name, "%s", stage);
-    int64_t shape[4] = {d0, d1, d2, d3};
-    int ndim = 0;
-    while (ndim < 4 && shape[ndim] > 0) ndim++;
-    tp->fn(tp->user, name, dtype, ndim, shape, data);
+    int64_t shape[4];
+    gptoss_stage_name(name, sizeof name, id, layer);
+    int ndim = gptoss_stage_shape(c, id, n, shape);
+    tp->fn(tp->user, name, gptoss_stages[id].dtype, ndim, shape, data);
 }
 
-typedef struct {
-    float *x, *t, *q, *k, *v, *o, *proj, *cos, *sin;
-} buffers;
-
-static void free_buffers(buffers *b) {
-    free(b->x);
-    free(b->t);
-    free(b->q);
-    free(b->k);
-    free(b->v);
-    free(b->o);
-    free(b->proj);
-    free(b->cos);
-    free(b->sin);
-}
-
-static gptoss_status attention_half(const gptoss_engine *e, const gptoss_config *c,
-                                    const gptoss_block *blk, int layer, int T, buffers *b,
-                                    const gptoss_tapper *tp) {
-    const int H = c->hidden_size, d = c->head_dim, nh = c->num_attention_heads;
-    const int nkv = c->num_key_value_heads;
-    rmsnorm_forward(b->t, b->x, blk->attn_norm, T, H);
-    tap_emit(tp, layer, "attn_normed", GPTOSS_DT_F32, b->t, T, H, 0, 0);
-    matmul_forward(e, b->q, b->t, T, &blk->wq, blk->bq);
-    matmul_forward(e, b->k, b->t, T, &blk->wk, blk->bk);
-    matmul_forward(e, b->v, b->t, T, &blk->wv, blk->bv);
-    tap_emit(tp, layer, "attn_q", GPTOSS_DT_F32, b->q, T, nkv, nh / nkv, d);
-    tap_emit(tp, layer, "attn_k", GPTOSS_DT_F32, b->k, T, nkv, d, 0);
-    tap_emit(tp, layer, "attn_v", GPTOSS_DT_F32, b->v, T, nkv, d, 0);
-    rope_forward(b->q, T, nh, d, b->cos, b->sin);
-    rope_forward(b->k, T, nkv, d, b->cos, b->sin);
-    int window = layer % 2 == 0 ? c->sliding_window : 0;
-    gptoss_status st =
-        attention_forward(e, b->o, b->q, b->k, b->v, blk->sinks, T, nh, nkv, d, window);
-    if (st) return st;
-    matmul_forward(e, b->proj, b->o, T, &blk->wo, blk->bo);
-    tap_emit(tp, layer, "attn_projected", GPTOSS_DT_F32, b->proj, T, H, 0, 0);
-    for (int64_t i = 0; i < (int64_t)T * H; i++) b->x[i] += b->proj[i];
-    tap_emit(tp, layer, "post_attention", GPTOSS_DT_F32, b->x, T, H, 0, 0);
-    return GPTOSS_OK;
-}
-
-static gptoss_status run(const gptoss_engine *e, const gptoss_model *m, const int32_t *tokens,
-                         int T, const gptoss_tapper *tp, float *logits) {
-    const gptoss_config *c = &m->cfg;
-    const int64_t H = c->hidden_size, d = c->head_dim;
-    const int64_t nq = (int64_t)c->num_attention_heads * d, nkv = (int64_t)c->num_key_value_heads * d;
-    buffers b = {
-        .x = malloc(sizeof(float) * (size_t)(T * H)),
-        .t = malloc(sizeof(float) * (size_t)(T * H)),
-        .q = malloc(sizeof(float) * (size_t)(T * nq)),
-        .k = malloc(sizeof(float) * (size_t)(T * nkv)),
-        .v = malloc(sizeof(float) * (size_t)(T * nkv)),
-        .o = malloc(sizeof(float) * (size_t)(T * nq)),
-        .proj = malloc(sizeof(float) * (size_t)(T * H)),
-        .cos = malloc(sizeof(float) * (size_t)(T * d / 2)),
-        .sin = malloc(sizeof(float) * (size_t)(T * d / 2)),
-    };
-    gptoss_status st = GPTOSS_OK;
-    if (!b.x || !b.t || !b.q || !b.k || !b.v || !b.o || !b.proj || !b.cos || !b.sin) {
-        st = gptoss_error(GPTOSS_ERR_NOMEM, "forward: out of memory for %d tokens", T);
-        goto done;
-    }
-    /* embedding (bf16 rows widened exactly; f32 copied) */
-    for (int t = 0; t < T; t++) {
-        const gptoss_mat *E = &m->embedding;
-        float *xt = b.x + (int64_t)t * H;
+static void embed(const gptoss_mat *E, const int32_t *tokens, int n, int64_t H, float *x) {
+    for (int t = 0; t < n; t++) { /* bf16 rows widened exactly; f32 copied */
+        float *xt = x + (int64_t)t * H;
         if (E->dtype == GPTOSS_DT_BF16) {
             const uint16_t *row = (const uint16_t *)E->data + (int64_t)tokens[t] * E->stride;
             for (int64_t i = 0; i < H; i++) xt[i] = bf16_to_f32(row[i]);
@@ -102,90 +35,144 @@ static gptoss_status run(const gptoss_engine *e, const gptoss_model *m, const in
             memcpy(xt, (const float *)E->data + (int64_t)tokens[t] * E->stride, sizeof(float) * (size_t)H);
         }
     }
-    rope_table(c, T, b.cos, b.sin);
-    for (int l = 0; l < m->n_layers; l++) {
-        const gptoss_block *blk = &m->blocks[l];
-        tap_emit(tp, l, "input", GPTOSS_DT_F32, b.x, T, H, 0, 0);
-        if ((st = attention_half(e, c, blk, l, T, &b, tp))) goto done;
-        rmsnorm_forward(b.t, b.x, blk->mlp_norm, T, (int)H);
-        tap_emit(tp, l, "mlp_normed", GPTOSS_DT_F32, b.t, T, H, 0, 0);
-        if ((st = moe_forward(e, b.x, b.t, T, c, blk, tp, l))) goto done;
-        tap_emit(tp, l, "output", GPTOSS_DT_F32, b.x, T, H, 0, 0);
+}
+
+/* Copies n rows of `width` floats from src [rows, width] into the cache ring at pos0.. */
+static void kv_store(float *cache, int rows, int64_t pos0, const float *src, int n, int64_t width) {
+    for (int t = 0; t < n; t++)
+        memcpy(cache + ((pos0 + t) % rows) * width, src + (int64_t)t * width, sizeof(float) * (size_t)width);
+}
+
+static void attention_half(gptoss_context *ctx, int layer, int n, const gptoss_tapper *tp) {
+    const gptoss_config *c = &ctx->model->cfg;
+    const gptoss_block *blk = &ctx->model->blocks[layer];
+    const gptoss_engine *e = &ctx->e;
+    gptoss_workspace *w = &ctx->ws;
+    const int H = c->hidden_size, d = c->head_dim, nh = c->num_attention_heads;
+    const int nkv = c->num_key_value_heads;
+    const int64_t pos0 = ctx->n;
+    rmsnorm_forward(w->t, w->x, blk->attn_norm, n, H);
+    tap_emit(tp, c, STAGE_ATTN_NORMED, layer, n, w->t);
+    matmul_forward(e, w->q, w->t, n, &blk->wq, blk->bq);
+    matmul_forward(e, w->k, w->t, n, &blk->wk, blk->bk);
+    matmul_forward(e, w->v, w->t, n, &blk->wv, blk->bv);
+    tap_emit(tp, c, STAGE_ATTN_Q, layer, n, w->q);
+    tap_emit(tp, c, STAGE_ATTN_K, layer, n, w->k);
+    tap_emit(tp, c, STAGE_ATTN_V, layer, n, w->v);
+    rope_forward(w->q, n, nh, d, w->cos, w->sin);
+    rope_forward(w->k, n, nkv, d, w->cos, w->sin);
+    const gptoss_kv_layer *kv = &ctx->kv.layers[layer];
+    kv_store(kv->k, kv->rows, pos0, w->k, n, (int64_t)nkv * d);
+    kv_store(kv->v, kv->rows, pos0, w->v, n, (int64_t)nkv * d);
+    attention_forward(e, w->o, w->q, kv, pos0, n, nh, nkv, d, gptoss_layer_window(c, layer), blk->sinks,
+                      w->scores);
+    matmul_forward(e, w->proj, w->o, n, &blk->wo, blk->bo);
+    tap_emit(tp, c, STAGE_ATTN_PROJECTED, layer, n, w->proj);
+    for (int64_t i = 0; i < (int64_t)n * H; i++) w->x[i] += w->proj[i];
+    tap_emit(tp, c, STAGE_POST_ATTENTION, layer, n, w->x);
+}
+
+/* The MoE stages that exist only as views for the taps: the dense [n, E] routing matrix and
+ * the per-(token, slot) expert tensors in token order. Copies are made only here. */
+static gptoss_status tap_moe_views(const gptoss_config *c, const moe_workspace *m, int layer, int n,
+                                   const gptoss_tapper *tp) {
+    const int64_t E = c->num_experts, K = c->experts_per_token, H = c->hidden_size;
+    const int64_t I = c->intermediate_size, P = (int64_t)n * K;
+    int64_t width = 2 * I > H ? 2 * I : H;
+    width = width > E ? width : E;
+    float *v = calloc((size_t)(P * width), sizeof(float));
+    if (!v) return gptoss_error(GPTOSS_ERR_NOMEM, "forward: out of memory for the stage taps");
+    for (int64_t p = 0; p < P; p++) v[(p / K) * E + m->idx[p]] = m->wts[p];
+    tap_emit(tp, c, STAGE_MLP_DENSE_GATE_WEIGHTS, layer, n, v);
+    const struct {
+        gptoss_stage_id id;
+        const float *src;
+        int64_t w;
+    } views[3] = {{STAGE_MLP_PRELINEAR_OUTPUTS, m->h, 2 * I},
+                  {STAGE_MLP_ACTIVATED_OUTPUTS, m->act, I},
+                  {STAGE_MLP_EXPERT_OUTPUTS, m->y, H}};
+    for (int s = 0; s < 3; s++) {
+        for (int64_t p = 0; p < P; p++)
+            memcpy(v + p * views[s].w, views[s].src + m->pair_pos[p] * views[s].w, sizeof(float) * (size_t)views[s].w);
+        tap_emit(tp, c, views[s].id, layer, n, v);
     }
-    rmsnorm_forward(b.t, b.x, m->norm, T, (int)H);
-    tap_emit(tp, -1, "final_normed", GPTOSS_DT_F32, b.t, T, H, 0, 0);
-    matmul_forward(e, logits, b.t, T, &m->unembedding, NULL);
-    tap_emit(tp, -1, "logits", GPTOSS_DT_F32, logits, T, c->vocab_size, 0, 0);
-done:
-    free_buffers(&b);
-    return st;
+    free(v);
+    return GPTOSS_OK;
+}
+
+static gptoss_status moe_half(gptoss_context *ctx, int layer, int n, const gptoss_tapper *tp) {
+    const gptoss_config *c = &ctx->model->cfg;
+    const gptoss_block *blk = &ctx->model->blocks[layer];
+    gptoss_workspace *w = &ctx->ws;
+    rmsnorm_forward(w->t, w->x, blk->mlp_norm, n, c->hidden_size);
+    tap_emit(tp, c, STAGE_MLP_NORMED, layer, n, w->t);
+    moe_route(&ctx->e, &w->moe, w->t, n, c, blk);
+    tap_emit(tp, c, STAGE_MLP_GATE_LOGITS, layer, n, w->moe.gates);
+    tap_emit(tp, c, STAGE_MLP_EXPERT_INDICES, layer, n, w->moe.idx);
+    tap_emit(tp, c, STAGE_MLP_EXPERT_WEIGHTS, layer, n, w->moe.wts);
+    moe_experts(&ctx->e, &w->moe, w->t, n, c, blk);
+    if (tp && tp->fn) {
+        gptoss_status st = tap_moe_views(c, &w->moe, layer, n, tp);
+        if (st) return st;
+    }
+    moe_combine(&w->moe, w->x, n, c);
+    tap_emit(tp, c, STAGE_MLP_FUSED, layer, n, w->moe.fused);
+    return GPTOSS_OK;
+}
+
+gptoss_status forward_chunk(gptoss_context *ctx, const int32_t *tokens, int n, float *logits,
+                            const gptoss_tapper *tp) {
+    const gptoss_model *m = ctx->model;
+    const gptoss_config *c = &m->cfg;
+    gptoss_workspace *w = &ctx->ws;
+    const int64_t H = c->hidden_size, V = c->vocab_size;
+    embed(&m->embedding, tokens, n, H, w->x);
+    rope_table_range(c, ctx->n, n, w->cos, w->sin);
+    for (int l = 0; l < m->n_layers; l++) {
+        tap_emit(tp, c, STAGE_INPUT, l, n, w->x);
+        attention_half(ctx, l, n, tp);
+        gptoss_status st = moe_half(ctx, l, n, tp);
+        if (st) return st;
+        tap_emit(tp, c, STAGE_OUTPUT, l, n, w->x);
+    }
+    /* every position's logits when asked for, else the last one's only */
+    int first = logits ? 0 : n - 1, rows = n - first;
+    float *out = logits ? logits : ctx->logits;
+    rmsnorm_forward(w->t, w->x + first * H, m->norm, rows, (int)H);
+    tap_emit(tp, c, STAGE_FINAL_NORMED, -1, n, w->t);
+    matmul_forward(&ctx->e, out, w->t, rows, &m->unembedding, NULL);
+    tap_emit(tp, c, STAGE_LOGITS, -1, n, out);
+    if (out != ctx->logits) memcpy(ctx->logits, out + (int64_t)(rows - 1) * V, sizeof(float) * (size_t)V);
+    return GPTOSS_OK;
 }
 
 gptoss_status gptoss_forward(gptoss_model *model, const int32_t *tokens, int n_tokens,
                              const gptoss_forward_options *options, float *logits) {
     if (!model || !tokens || !logits || n_tokens <= 0)
         return gptoss_error(GPTOSS_ERR_ARG, "forward: no model, tokens or logits buffer");
-    for (int t = 0; t < n_tokens; t++)
-        if (tokens[t] < 0 || tokens[t] >= model->cfg.vocab_size)
-            return gptoss_error(GPTOSS_ERR_RANGE, "forward: token %d at position %d is outside the vocabulary [0, %d)",
-                                tokens[t], t, model->cfg.vocab_size);
-    gptoss_engine e = {.k = gptoss_kernels_select()};
-    if (!e.k) return GPTOSS_ERR_ARG; /* the error names GPTOSS_KERNELS */
-    const gptoss_config *c = &model->cfg;
-    int64_t width = c->hidden_size > (int64_t)c->num_attention_heads * c->head_dim
-                        ? c->hidden_size
-                        : (int64_t)c->num_attention_heads * c->head_dim;
-    e.xprep = malloc(sizeof(float) * (size_t)n_tokens * (size_t)width);
-    if (!e.xprep) return gptoss_error(GPTOSS_ERR_NOMEM, "forward: out of memory for %d tokens", n_tokens);
-    e.pool = gptoss_pool_create(options ? options->n_threads : 0);
-    if (!e.pool) {
-        free(e.xprep);
-        return GPTOSS_ERR_NOMEM;
-    }
-    gptoss_tapper tp = {options ? options->tap : NULL, options ? options->tap_user : NULL};
-    gptoss_status st = run(&e, model, tokens, n_tokens, &tp, logits);
-    gptoss_pool_destroy(e.pool);
-    free(e.xprep);
+    gptoss_context_options co = {.max_tokens = n_tokens, .chunk = n_tokens,
+                                 .n_threads = options ? options->n_threads : 0};
+    gptoss_context *ctx = NULL;
+    gptoss_status st = gptoss_context_create(model, &co, &ctx);
+    if (st) return st;
+    gptoss_append_options ao = {.logits = logits, .tap = options ? options->tap : NULL,
+                                .tap_user = options ? options->tap_user : NULL};
+    st = gptoss_context_append(ctx, tokens, n_tokens, &ao);
+    gptoss_context_destroy(ctx);
     return st;
 }
 
 void forward_stages(const gptoss_model *m, int T, forward_stage_fn fn, void *user) {
-    const gptoss_config *c = &m->cfg;
-    const int64_t H = c->hidden_size, d = c->head_dim, E = c->num_experts;
-    const int64_t K = c->experts_per_token, I = c->intermediate_size;
-    const int64_t nkv = c->num_key_value_heads, g = c->num_attention_heads / nkv;
-    const struct {
-        const char *name;
-        gptoss_dtype dtype;
-        int64_t shape[4];
-    } stages[] = {
-        {"input", GPTOSS_DT_F32, {T, H}},
-        {"attn_normed", GPTOSS_DT_F32, {T, H}},
-        {"attn_q", GPTOSS_DT_F32, {T, nkv, g, d}},
-        {"attn_k", GPTOSS_DT_F32, {T, nkv, d}},
-        {"attn_v", GPTOSS_DT_F32, {T, nkv, d}},
-        {"attn_projected", GPTOSS_DT_F32, {T, H}},
-        {"post_attention", GPTOSS_DT_F32, {T, H}},
-        {"mlp_normed", GPTOSS_DT_F32, {T, H}},
-        {"mlp_gate_logits", GPTOSS_DT_F32, {T, E}},
-        {"mlp_expert_indices", GPTOSS_DT_I64, {T, K}},
-        {"mlp_expert_weights", GPTOSS_DT_F32, {T, K}},
-        {"mlp_dense_gate_weights", GPTOSS_DT_F32, {T, E}},
-        {"mlp_prelinear_outputs", GPTOSS_DT_F32, {T, K, 2 * I}},
-        {"mlp_activated_outputs", GPTOSS_DT_F32, {T, K, I}},
-        {"mlp_expert_outputs", GPTOSS_DT_F32, {T, K, H}},
-        {"mlp_fused", GPTOSS_DT_F32, {T, H}},
-        {"output", GPTOSS_DT_F32, {T, H}},
-    };
     char name[96];
+    int64_t shape[4];
     for (int l = 0; l < m->n_layers; l++)
-        for (size_t s = 0; s < sizeof stages / sizeof stages[0]; s++) {
-            int ndim = 0;
-            while (ndim < 4 && stages[s].shape[ndim] > 0) ndim++;
-            snprintf(name, sizeof name, "block%d.%s", l, stages[s].name);
-            fn(user, name, stages[s].dtype, ndim, stages[s].shape);
+        for (int s = 0; s < GPTOSS_BLOCK_STAGES; s++) {
+            gptoss_stage_name(name, sizeof name, (gptoss_stage_id)s, l);
+            int ndim = gptoss_stage_shape(&m->cfg, (gptoss_stage_id)s, T, shape);
+            fn(user, name, gptoss_stages[s].dtype, ndim, shape);
         }
-    const int64_t fin[2] = {T, H}, lg[2] = {T, c->vocab_size};
-    fn(user, "final_normed", GPTOSS_DT_F32, 2, fin);
-    fn(user, "logits", GPTOSS_DT_F32, 2, lg);
+    for (int s = GPTOSS_BLOCK_STAGES; s < GPTOSS_STAGES; s++) {
+        int ndim = gptoss_stage_shape(&m->cfg, (gptoss_stage_id)s, T, shape);
+        fn(user, gptoss_stages[s].name, gptoss_stages[s].dtype, ndim, shape);
+    }
 }

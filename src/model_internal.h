@@ -59,6 +59,20 @@ struct gptoss_model {
     float *owned;                  /* one arena for all converted fp32 vectors */
 };
 
+/* The attention window of block `layer`: GPT-OSS alternates sliding-window blocks (even
+ * layers, window = sliding_window) and full-attention blocks (odd layers, 0 = no window).
+ * The one place this rule is written. */
+static inline int gptoss_layer_window(const gptoss_config *c, int layer) {
+    return layer % 2 == 0 ? c->sliding_window : 0;
+}
+
+/* The longest context the model's positions are meant for: initial_context_length times
+ * the YaRN factor (131072 for gpt-oss). */
+static inline int gptoss_max_context(const gptoss_config *c) {
+    double n = (double)c->initial_context_length * (c->rope_scaling_factor > 1 ? c->rope_scaling_factor : 1);
+    return n > 1e9 ? 1000000000 : (int)n;
+}
+
 /* Parses an original-format or HF config.json text. label names the file in errors.
  * *is_hf is set when HF names were found. Validates ranges (positive sizes, heads
  * divisible by kv heads, ...). */

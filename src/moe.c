@@ -10,10 +10,9 @@
  *
  * The (token, slot) pairs are sorted by expert so that each expert's packed MXFP4 weights
  * are read once for all the tokens routed to it; the expert matmuls run over the thread
- * pool as (expert, block of rows) tasks. */
+ * pool as (expert, block of rows) tasks. The buffers are the context's (moe_workspace),
+ * sized once; the stage taps are emitted by forward.c between the steps. */
 #include <math.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "engine.h"
 #include "util.h"
@@ -98,128 +97,60 @@ static void swiglu(float *a, const float *h, int64_t I, float limit) {
     }
 }
 
-gptoss_status moe_forward(const gptoss_engine *e, float *x, const float *normed, int T,
-                          const gptoss_config *c, const gptoss_block *b, const gptoss_tapper *tp,
-                          int layer) {
+int64_t moe_max_tasks(const gptoss_config *c) {
+    const int64_t rows = 2 * (int64_t)c->intermediate_size > c->hidden_size ? 2 * (int64_t)c->intermediate_size
+                                                                             : c->hidden_size;
+    return (int64_t)c->num_experts * ((rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK);
+}
+
+void moe_route(const gptoss_engine *e, moe_workspace *ws, const float *normed, int n,
+               const gptoss_config *c, const gptoss_block *b) {
     const int E = c->num_experts, K = c->experts_per_token;
-    const int64_t H = c->hidden_size, I = c->intermediate_size, P = (int64_t)T * K;
-    const int64_t max_tasks = (int64_t)E * ((2 * I + ROWS_PER_TASK - 1) / ROWS_PER_TASK + 1);
-    gptoss_status st = GPTOSS_OK;
-    float *gates = malloc(sizeof(float) * (size_t)(T * E));
-    int64_t *idx = malloc(sizeof(int64_t) * (size_t)P);
-    float *wts = malloc(sizeof(float) * (size_t)P);
-    int64_t *start = calloc((size_t)E + 1, sizeof(int64_t));
-    int64_t *pair_pos = malloc(sizeof(int64_t) * (size_t)P); /* (t, s) -> sorted position */
-    float *xin = malloc(sizeof(float) * (size_t)(P * H));    /* kernel order */
-    float *h = malloc(sizeof(float) * (size_t)(P * 2 * I));
-    float *act = malloc(sizeof(float) * (size_t)(P * I));
-    float *act_in = malloc(sizeof(float) * (size_t)(P * I)); /* kernel order */
-    float *y = malloc(sizeof(float) * (size_t)(P * H));
-    float *fused = malloc(sizeof(float) * (size_t)(T * H));
-    int *task_expert = malloc(sizeof(int) * (size_t)max_tasks);
-    int64_t *task_row = malloc(sizeof(int64_t) * (size_t)max_tasks);
-    if (!gates || !idx || !wts || !start || !pair_pos || !xin || !h || !act || !act_in || !y ||
-        !fused || !task_expert || !task_row) {
-        st = gptoss_error(GPTOSS_ERR_NOMEM, "moe: out of memory for %d tokens", T);
-        goto done;
-    }
+    matmul_forward(e, ws->gates, normed, n, &b->wgate, b->bgate);
+    for (int t = 0; t < n; t++)
+        route(ws->gates + (int64_t)t * E, E, K, ws->idx + (int64_t)t * K, ws->wts + (int64_t)t * K);
+}
 
-    /* router */
-    matmul_forward(e, gates, normed, T, &b->wgate, b->bgate);
-    tap_emit(tp, layer, "mlp_gate_logits", GPTOSS_DT_F32, gates, T, E, 0, 0);
-    for (int t = 0; t < T; t++)
-        route(gates + (int64_t)t * E, E, K, idx + (int64_t)t * K, wts + (int64_t)t * K);
-    tap_emit(tp, layer, "mlp_expert_indices", GPTOSS_DT_I64, idx, T, K, 0, 0);
-    tap_emit(tp, layer, "mlp_expert_weights", GPTOSS_DT_F32, wts, T, K, 0, 0);
-    if (tp && tp->fn) { /* the routing as a dense [T, E] matrix: built only for the tap */
-        float *dense = calloc((size_t)(T * E), sizeof(float));
-        if (!dense) {
-            st = gptoss_error(GPTOSS_ERR_NOMEM, "moe: out of memory for the taps");
-            goto done;
-        }
-        for (int64_t p = 0; p < P; p++) dense[(p / K) * E + idx[p]] = wts[p];
-        tap_emit(tp, layer, "mlp_dense_gate_weights", GPTOSS_DT_F32, dense, T, E, 0, 0);
-        free(dense);
-    }
-
+void moe_experts(const gptoss_engine *e, moe_workspace *ws, const float *normed, int n,
+                 const gptoss_config *c, const gptoss_block *b) {
+    const int E = c->num_experts, K = c->experts_per_token;
+    const int64_t H = c->hidden_size, I = c->intermediate_size, P = (int64_t)n * K;
     /* sort the pairs by expert (stable: by token, then slot) and gather their inputs */
-    for (int64_t p = 0; p < P; p++) start[idx[p] + 1]++;
-    for (int ex = 0; ex < E; ex++) start[ex + 1] += start[ex];
-    {
-        int64_t *fill = calloc((size_t)E, sizeof(int64_t));
-        if (!fill) {
-            st = gptoss_error(GPTOSS_ERR_NOMEM, "moe: out of memory");
-            goto done;
-        }
-        for (int64_t p = 0; p < P; p++) {
-            int64_t pos = start[idx[p]] + fill[idx[p]]++;
-            pair_pos[p] = pos;
-            e->k->mxfp4_prepare_x(xin + pos * H, normed + (p / K) * H, H);
-        }
-        free(fill);
+    for (int ex = 0; ex <= E; ex++) ws->start[ex] = 0;
+    for (int64_t p = 0; p < P; p++) ws->start[ws->idx[p] + 1]++;
+    for (int ex = 0; ex < E; ex++) ws->start[ex + 1] += ws->start[ex];
+    for (int ex = 0; ex < E; ex++) ws->fill[ex] = 0;
+    for (int64_t p = 0; p < P; p++) {
+        int64_t pos = ws->start[ws->idx[p]] + ws->fill[ws->idx[p]]++;
+        ws->pair_pos[p] = pos;
+        e->k->mxfp4_prepare_x(ws->xin + pos * H, normed + (p / K) * H, H);
     }
-
-    /* experts: mlp1, swiglu, mlp2 */
-    expert_job j1 = {.e = e, .w = &b->mlp1, .bias = b->b1, .x = xin, .y = h, .start = start};
-    run_experts(&j1, E, task_expert, task_row);
+    /* mlp1, swiglu, mlp2 */
+    expert_job j1 = {.e = e, .w = &b->mlp1, .bias = b->b1, .x = ws->xin, .y = ws->h, .start = ws->start};
+    run_experts(&j1, E, ws->task_expert, ws->task_row);
     for (int64_t q = 0; q < P; q++) {
-        swiglu(act + q * I, h + q * 2 * I, I, c->swiglu_limit);
-        e->k->mxfp4_prepare_x(act_in + q * I, act + q * I, I);
+        swiglu(ws->act + q * I, ws->h + q * 2 * I, I, c->swiglu_limit);
+        e->k->mxfp4_prepare_x(ws->act_in + q * I, ws->act + q * I, I);
     }
-    expert_job j2 = {.e = e, .w = &b->mlp2, .bias = b->b2, .x = act_in, .y = y, .start = start};
-    run_experts(&j2, E, task_expert, task_row);
+    expert_job j2 = {.e = e, .w = &b->mlp2, .bias = b->b2, .x = ws->act_in, .y = ws->y, .start = ws->start};
+    run_experts(&j2, E, ws->task_expert, ws->task_row);
+}
 
-    if (tp && tp->fn) { /* the per-(token, slot) views, in token order: copies only here */
-        float *v = malloc(sizeof(float) * (size_t)(P * 2 * I));
-        if (!v) {
-            st = gptoss_error(GPTOSS_ERR_NOMEM, "moe: out of memory for the taps");
-            goto done;
-        }
-        for (int64_t p = 0; p < P; p++) memcpy(v + p * 2 * I, h + pair_pos[p] * 2 * I, sizeof(float) * (size_t)(2 * I));
-        tap_emit(tp, layer, "mlp_prelinear_outputs", GPTOSS_DT_F32, v, T, K, 2 * I, 0);
-        for (int64_t p = 0; p < P; p++) memcpy(v + p * I, act + pair_pos[p] * I, sizeof(float) * (size_t)I);
-        tap_emit(tp, layer, "mlp_activated_outputs", GPTOSS_DT_F32, v, T, K, I, 0);
-        free(v);
-        v = malloc(sizeof(float) * (size_t)(P * H));
-        if (!v) {
-            st = gptoss_error(GPTOSS_ERR_NOMEM, "moe: out of memory for the taps");
-            goto done;
-        }
-        for (int64_t p = 0; p < P; p++) memcpy(v + p * H, y + pair_pos[p] * H, sizeof(float) * (size_t)H);
-        tap_emit(tp, layer, "mlp_expert_outputs", GPTOSS_DT_F32, v, T, K, H, 0);
-        free(v);
-    }
-
-    /* weighted sum over the k experts, then the residual */
-    for (int t = 0; t < T; t++) {
-        float *f = fused + (int64_t)t * H;
+void moe_combine(moe_workspace *ws, float *x, int n, const gptoss_config *c) {
+    const int K = c->experts_per_token;
+    const int64_t H = c->hidden_size;
+    for (int t = 0; t < n; t++) {
+        float *f = ws->fused + (int64_t)t * H;
         for (int64_t i = 0; i < H; i++) f[i] = 0;
         for (int s = 0; s < K; s++) {
             int64_t p = (int64_t)t * K + s;
-            const float *yp = y + pair_pos[p] * H;
-            float w = wts[p];
+            const float *yp = ws->y + ws->pair_pos[p] * H;
+            float w = ws->wts[p];
             for (int64_t i = 0; i < H; i++) {
                 float prod = w * yp[i];
                 f[i] += prod;
             }
         }
     }
-    tap_emit(tp, layer, "mlp_fused", GPTOSS_DT_F32, fused, T, H, 0, 0);
-    for (int64_t i = 0; i < T * H; i++) x[i] += fused[i];
-
-done:
-    free(gates);
-    free(idx);
-    free(wts);
-    free(start);
-    free(pair_pos);
-    free(xin);
-    free(h);
-    free(act);
-    free(act_in);
-    free(y);
-    free(fused);
-    free(task_expert);
-    free(task_row);
-    return st;
+    for (int64_t i = 0; i < (int64_t)n * H; i++) x[i] += ws->fused[i];
 }

@@ -13,7 +13,7 @@
 
 #include "engine.h"
 
-void rope_table(const gptoss_config *c, int T, float *cos_t, float *sin_t) {
+void rope_table_range(const gptoss_config *c, int64_t pos0, int T, float *cos_t, float *sin_t) {
     const int d = c->head_dim, half = d / 2;
     const float theta = c->rope_theta, factor = c->rope_scaling_factor;
     float conc = 1.0f;
@@ -41,12 +41,16 @@ void rope_table(const gptoss_config *c, int T, float *cos_t, float *sin_t) {
             inv = 1.0f / freq;
         }
         for (int t = 0; t < T; t++) {
-            float angle = (float)t * inv;
+            float angle = (float)(pos0 + t) * inv; /* positions < 2^24: exact in fp32 */
             float co = (float)cos((double)angle), si = (float)sin((double)angle);
             cos_t[(int64_t)t * half + i] = co * conc;
             sin_t[(int64_t)t * half + i] = si * conc;
         }
     }
+}
+
+void rope_table(const gptoss_config *c, int T, float *cos_t, float *sin_t) {
+    rope_table_range(c, 0, T, cos_t, sin_t);
 }
 
 void rope_forward(float *x, int T, int n_heads, int d, const float *cos_t, const float *sin_t) {

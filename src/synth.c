@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "model_internal.h"
 #include "safetensors.h"
 #include "util.h"
 
@@ -272,7 +273,7 @@ static cJSON *config_hf(const gptoss_config *c) {
              add_float(o, "initializer_range", 0.02) && add_int(o, "intermediate_size", c->intermediate_size) &&
              (a = cJSON_AddArrayToObject(o, "layer_types"));
     for (int l = 0; ok && l < c->num_hidden_layers; l++)
-        ok = cJSON_AddItemToArray(a, cJSON_CreateString(l % 2 == 0 ? "sliding_attention" : "full_attention"));
+        ok = cJSON_AddItemToArray(a, cJSON_CreateString(gptoss_layer_window(c, l) > 0 ? "sliding_attention" : "full_attention"));
     ok = ok &&
          add_int(o, "max_position_embeddings",
                  (long long)((double)c->initial_context_length * c->rope_scaling_factor)) &&

@@ -29,8 +29,8 @@ static void make_dump(stage_dump *d, int n_blocks) {
     for (int i = 0; i < S * K; i++) idx[i] = (i * 3) % E;
     char name[64];
     for (int b = 0; b < n_blocks; b++)
-        for (int j = 0; j < DUMP_BLOCK_STAGES; j++) {
-            const char *st = dump_block_stages[j];
+        for (int j = 0; j < GPTOSS_BLOCK_STAGES; j++) {
+            const char *st = gptoss_stages[j].name;
             snprintf(name, sizeof name, "block%d.%s", b, st);
             if (!strcmp(st, "mlp_expert_indices")) {
                 int64_t sh[2] = {S, K};
@@ -67,7 +67,7 @@ static void test_identical(void) {
     CHECK(r.n_issues == 0);
     CHECK(r.n_blocks == 2);
     CHECK(r.n_tokens == S && r.n_valid == NV);
-    CHECK(r.n_stages == 2 * DUMP_BLOCK_STAGES + 2);
+    CHECK(r.n_stages == 2 * GPTOSS_BLOCK_STAGES + 2);
     for (size_t i = 0; i < r.n_stages; i++) CHECK(r.stages[i].all.max == 0.0);
     CHECK(parity_find(&r, "block1.mlp_expert_indices")->is_integer);
     parity_result_free(&r);

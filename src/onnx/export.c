@@ -409,7 +409,7 @@ static int attention(ex *e, int l, int x, const taps *t) {
     name_of(nm, p, "scale");
     s = op2(e, "Mul", nm, s, ox_scalar_f32(e->g, 1.0f / sqrtf((float)d)));
     name_of(nm, p, "mask");
-    int sliding = e->m->cfg.sliding_window > 0 && l % 2 == 0;
+    int sliding = gptoss_layer_window(&e->m->cfg, l) > 0;
     s = op2(e, "Add", nm, s, sliding ? e->mask_sliding : e->mask_causal);
 
     /* the sink logit of each head as one more column; softmax; drop the column */

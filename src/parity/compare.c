@@ -236,8 +236,8 @@ static int in_contract(const char *name, int n_blocks) {
     int blk, len = 0;
     if (sscanf(name, "block%d.%n", &blk, &len) != 1 || len == 0 || blk < 0 || blk >= n_blocks)
         return 0;
-    for (int i = 0; i < DUMP_BLOCK_STAGES; i++)
-        if (!strcmp(name + len, dump_block_stages[i])) return 1;
+    for (int i = 0; i < GPTOSS_BLOCK_STAGES; i++)
+        if (!strcmp(name + len, gptoss_stages[i].name)) return 1;
     return 0;
 }
 
@@ -259,8 +259,8 @@ gptoss_status parity_compare(const stage_dump *a, const stage_dump *b, const cha
     gptoss_status s = compare_tokens(r, a, b, al, bl);
     char name[64];
     for (int i = 0; i < r->n_blocks && !s; i++)
-        for (int j = 0; j < DUMP_BLOCK_STAGES && !s; j++) {
-            snprintf(name, sizeof name, "block%d.%s", i, dump_block_stages[j]);
+        for (int j = 0; j < GPTOSS_BLOCK_STAGES && !s; j++) {
+            snprintf(name, sizeof name, "block%d.%s", i, gptoss_stages[j].name);
             s = compare_name(r, a, b, name, al, bl);
         }
     if (!s) s = compare_name(r, a, b, "final_normed", al, bl);

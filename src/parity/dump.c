@@ -9,26 +9,6 @@
 #include "safetensors.h"
 #include "util.h"
 
-const char *const dump_block_stages[DUMP_BLOCK_STAGES] = {
-    "input",
-    "attn_normed",
-    "attn_q",
-    "attn_k",
-    "attn_v",
-    "attn_projected",
-    "post_attention",
-    "mlp_normed",
-    "mlp_gate_logits",
-    "mlp_expert_indices",
-    "mlp_expert_weights",
-    "mlp_dense_gate_weights",
-    "mlp_prelinear_outputs",
-    "mlp_activated_outputs",
-    "mlp_expert_outputs",
-    "mlp_fused",
-    "output",
-};
-
 void dump_init(stage_dump *d) { memset(d, 0, sizeof *d); }
 
 void dump_free(stage_dump *d) {

@@ -16,12 +16,12 @@
 #include <stdint.h>
 
 #include "gptoss.h"
+#include "stages.h"
 
 /* ---- stage names (docs/stages.md) ------------------------------------------------------ */
 
-#define DUMP_BLOCK_STAGES 17
-/* "input", "attn_normed", ..., "output", in forward order. */
-extern const char *const dump_block_stages[DUMP_BLOCK_STAGES];
+/* The per-block stages are the engine's table (stages.h): gptoss_stages[0 ..
+ * GPTOSS_BLOCK_STAGES) = "input", "attn_normed", ..., "output", in forward order. */
 
 /* ---- a dump: name -> (dtype, shape, data) -------------------------------------------------- */
 
