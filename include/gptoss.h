@@ -125,7 +125,7 @@ gptoss_status gptoss_forward(gptoss_model *model, const int32_t *tokens, int n_t
 /* ---- context: a running sequence with its KV cache ------------------------------------
  * A context owns everything a sequence needs, created once and reused: the thread pool, a
  * workspace sized for one prefill chunk, the KV cache (fp32 keys and values; full-attention
- * blocks hold every position, sliding-window blocks a ring of the last window + chunk - 1),
+ * blocks hold every position, sliding-window blocks a ring of the last window + slack),
  * and the last position's logits. Appending runs new tokens through the model in chunks, so
  * memory stays bounded at any prompt length; appending one token is the decode step. The
  * results do not depend on the chunking or the thread count: every position's logits and
@@ -146,6 +146,9 @@ typedef struct gptoss_context_options {
                        rope scaling factor: 131072 for gpt-oss) */
     int n_threads;  /* 0 = all cores */
     int chunk;      /* prefill chunk in tokens; 0 = 128 */
+    int cheap_rewind; /* rewinds by up to this many tokens (at least chunk - 1) stay cheap:
+                         the sliding-window rings keep that many more positions (gpt-oss-20b:
+                         48 KiB per position); see gptoss_context_rewind */
 } gptoss_context_options;
 
 gptoss_status gptoss_context_create(gptoss_model *model, const gptoss_context_options *options,
@@ -174,8 +177,8 @@ gptoss_status gptoss_context_append(gptoss_context *ctx, const int32_t *tokens, 
 const float *gptoss_context_logits(const gptoss_context *ctx);
 /* Keeps the first n_tokens tokens (n_tokens <= length); the state is then bit-identical to
  * having appended only those. The last kept token is run again for its logits. A rewind by
- * fewer than `chunk` tokens costs that one token; a longer one runs the kept sequence again
- * (sliding-window rings hold only window + chunk - 1 positions). */
+ * up to max(chunk - 1, cheap_rewind) tokens costs that one token; a longer one runs the kept
+ * sequence again (the sliding-window rings no longer hold the window it needs). */
 gptoss_status gptoss_context_rewind(gptoss_context *ctx, int n_tokens);
 void gptoss_context_reset(gptoss_context *ctx);
 

@@ -71,6 +71,7 @@ gptoss_status gptoss_context_create(gptoss_model *model, const gptoss_context_op
     const int full = gptoss_max_context(c);
     if (o.max_tokens < 0 || o.max_tokens > full)
         return gptoss_error(GPTOSS_ERR_RANGE, "context: %d tokens: the model's context holds 1..%d", o.max_tokens, full);
+    if (o.cheap_rewind < 0) return gptoss_error(GPTOSS_ERR_ARG, "context: cheap_rewind %d: want >= 0", o.cheap_rewind);
     if (o.chunk < 0) return gptoss_error(GPTOSS_ERR_ARG, "context: chunk %d: want a positive size", o.chunk);
     if (o.n_threads < 0) return gptoss_error(GPTOSS_ERR_ARG, "context: %d threads", o.n_threads);
     const gptoss_kernels *k = gptoss_kernels_select();
@@ -97,7 +98,8 @@ gptoss_status gptoss_context_create(gptoss_model *model, const gptoss_context_op
                               ctx->chunk, list[i].bytes);
     if (!st && !(ctx->tokens = malloc(sizeof(int32_t) * (size_t)ctx->capacity)))
         st = gptoss_error(GPTOSS_ERR_NOMEM, "context: out of memory for %d tokens", ctx->capacity);
-    if (!st) st = kvcache_create(&ctx->kv, c, model->n_layers, ctx->capacity, ctx->chunk);
+    int slack = o.cheap_rewind > ctx->chunk - 1 ? o.cheap_rewind : ctx->chunk - 1;
+    if (!st) st = kvcache_create(&ctx->kv, c, model->n_layers, ctx->capacity, slack);
     if (st) {
         gptoss_context_destroy(ctx);
         return st;
@@ -159,7 +161,7 @@ gptoss_status gptoss_context_rewind(gptoss_context *ctx, int n_tokens) {
     if (n_tokens == ctx->n) return GPTOSS_OK;
     /* A sliding-window ring of `rows` rows still holds positions (n - rows, n); the next
      * query needs (n_tokens - window, n_tokens). When a ring has lost some of them (a rewind
-     * by more than chunk - 1 tokens), the sequence is run again from the start: exact, at the
+     * by more than max(chunk - 1, cheap_rewind) tokens), the sequence is run again from the start: exact, at the
      * cost of one prefill. Either way the last token's logits are recomputed. */
     int lost = 0;
     for (int l = 0; l < ctx->model->n_layers; l++) {

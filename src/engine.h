@@ -56,8 +56,9 @@ typedef struct gptoss_workspace {
 /* ---- the KV cache ----------------------------------------------------------------------
  * Per block, keys (after RoPE) and values in fp32, [rows, n_kv, d] each; position p lives in
  * row p % rows. Full-attention blocks have rows = capacity (no wrap); sliding-window blocks
- * keep a ring of window + chunk - 1 rows, enough for a chunk's queries to see their whole
- * window while the chunk writes its own keys. The memory is one anonymous mapping reserved
+ * keep a ring of window + slack rows: slack >= chunk - 1 lets a chunk's queries see their
+ * whole window while the chunk writes its own keys, and a rewind by up to `slack` tokens
+ * finds the window it needs still there. The memory is one anonymous mapping reserved
  * at creation and committed by the kernel page by page as positions are written, so a
  * context of 131072 tokens costs only what it holds. */
 typedef struct gptoss_kv_layer {
@@ -72,7 +73,7 @@ typedef struct gptoss_kvcache {
 } gptoss_kvcache;
 
 gptoss_status kvcache_create(gptoss_kvcache *kv, const gptoss_config *c, int n_layers,
-                             int capacity, int chunk);
+                             int capacity, int slack);
 void kvcache_destroy(gptoss_kvcache *kv);
 /* Bytes per token of the full-attention blocks, and the fixed bytes of the rings. */
 size_t kvcache_bytes_per_token(const gptoss_config *c, int n_layers);

@@ -3,8 +3,8 @@
  *
  * Cost per token, fp32 keys and values: 2 * n_kv * head_dim * 4 bytes per full-attention
  * block (gpt-oss-20b: 12 blocks x 4 KiB = 48 KiB per token, 6 GiB at 131072 tokens, only as
- * far as the context is filled); sliding-window blocks hold a fixed ring of
- * window + chunk - 1 positions each. */
+ * far as the context is filled); sliding-window blocks hold a fixed ring of window + slack
+ * positions each (slack >= chunk - 1, see engine.h). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -16,10 +16,10 @@ static size_t row_bytes(const gptoss_config *c) {
     return (size_t)c->num_key_value_heads * (size_t)c->head_dim * sizeof(float);
 }
 
-static int layer_rows(const gptoss_config *c, int layer, int capacity, int chunk) {
+static int layer_rows(const gptoss_config *c, int layer, int capacity, int slack) {
     int window = gptoss_layer_window(c, layer);
     if (window <= 0) return capacity;
-    int64_t ring = (int64_t)window + chunk - 1;
+    int64_t ring = (int64_t)window + slack;
     return ring < capacity ? (int)ring : capacity;
 }
 
@@ -30,12 +30,12 @@ size_t kvcache_bytes_per_token(const gptoss_config *c, int n_layers) {
 }
 
 gptoss_status kvcache_create(gptoss_kvcache *kv, const gptoss_config *c, int n_layers,
-                             int capacity, int chunk) {
+                             int capacity, int slack) {
     *kv = (gptoss_kvcache){0};
     const size_t page = 4096, rb = row_bytes(c);
     size_t total = 0;
     for (int l = 0; l < n_layers; l++) {
-        size_t half = (size_t)layer_rows(c, l, capacity, chunk) * rb;
+        size_t half = (size_t)layer_rows(c, l, capacity, slack) * rb;
         half = (half + page - 1) / page * page;
         total += 2 * half;
     }
@@ -53,7 +53,7 @@ gptoss_status kvcache_create(gptoss_kvcache *kv, const gptoss_config *c, int n_l
     kv->bytes = total;
     char *p = base;
     for (int l = 0; l < n_layers; l++) {
-        int rows = layer_rows(c, l, capacity, chunk);
+        int rows = layer_rows(c, l, capacity, slack);
         size_t half = ((size_t)rows * rb + page - 1) / page * page;
         kv->layers[l] = (gptoss_kv_layer){.k = (float *)p, .v = (float *)(p + half), .rows = rows};
         p += 2 * half;

@@ -165,6 +165,14 @@ int main(void) {
                   "%s: positions after a rewind to %d differ", names[kn], back[r]);
         }
         gptoss_context_destroy(ctx);
+        /* cheap_rewind: a rewind by 20 with a ring that keeps 20 more positions */
+        co = (gptoss_context_options){.max_tokens = T, .chunk = 2, .cheap_rewind = 20};
+        CHECK(gptoss_context_create(&m, &co, &ctx) == GPTOSS_OK, "create");
+        CHECK(append_pieces(ctx, tok, 0, T, 7, lg, NULL) == 0, "append");
+        CHECK(gptoss_context_rewind(ctx, T - 20) == GPTOSS_OK, "rewind");
+        CHECK(append_pieces(ctx, tok, T - 20, T, 1, lg, NULL) == 0 && !memcmp(lg, ref, sizeof(float) * T * V),
+              "%s: positions after a cheap rewind differ", names[kn]);
+        gptoss_context_destroy(ctx);
     }
     unsetenv("GPTOSS_KERNELS");
 
