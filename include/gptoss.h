@@ -182,6 +182,11 @@ const float *gptoss_context_logits(const gptoss_context *ctx);
 gptoss_status gptoss_context_rewind(gptoss_context *ctx, int n_tokens);
 void gptoss_context_reset(gptoss_context *ctx);
 
+typedef struct gptoss_sampler gptoss_sampler; /* see the sampler section */
+/* Draws the next token from the logits after the last token held (the sampler section).
+ * GPTOSS_ERR_ARG when the context is empty. */
+gptoss_status gptoss_context_sample(gptoss_context *ctx, gptoss_sampler *sampler, int32_t *token);
+
 /* ---- tokenizer (o200k_harmony) ----------------------------------------------------- */
 
 typedef struct gptoss_tokenizer gptoss_tokenizer;

@@ -183,3 +183,8 @@ gptoss_status gptoss_context_rewind(gptoss_context *ctx, int n_tokens) {
     free(again);
     return st;
 }
+
+gptoss_status gptoss_context_sample(gptoss_context *ctx, gptoss_sampler *sampler, int32_t *token) {
+    if (!ctx->have_logits) return gptoss_error(GPTOSS_ERR_ARG, "context: nothing to sample from (no tokens)");
+    return gptoss_sampler_sample(sampler, ctx->logits, ctx->model->cfg.vocab_size, token);
+}

@@ -3,9 +3,9 @@
  *
  *   long n = 16; const char *model = NULL; int json = 0;
  *   const arg_spec specs[] = {
- *       {"-m", "--model", ARG_STR, &model},
+ *       {"--model", "-m", ARG_STR, &model, 0, 0},
  *       {"-n", NULL, ARG_INT, &n, 1, 1e9},
- *       {"--json", NULL, ARG_FLAG, &json},
+ *       {"--json", NULL, ARG_FLAG, &json, 0, 0},
  *   };
  *   int rc = args_parse("generate", HELP, argc, argv, specs, ARGS_N(specs), NULL);
  *   if (rc >= 0) return rc;        // --help printed (0) or a usage error printed (2)

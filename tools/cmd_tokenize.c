@@ -57,28 +57,6 @@ static const char *HELP =
     "Text must be valid UTF-8; invalid input is an error naming the first bad byte.\n"
     "Ids range over 0..201087; any other id is an error.\n";
 
-/* All of standard input, NUL-terminated (the NUL is not counted in *len). */
-static char *read_stdin(size_t *len) {
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - 1 - n, stdin);
-        if (n < cap - 1) {
-            buf[n] = 0;
-            break;
-        }
-        char *nb = realloc(buf, cap *= 2);
-        if (!nb) free(buf);
-        buf = nb;
-    }
-    if (buf && ferror(stdin)) {
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
 /* The token's bytes as text: valid UTF-8 sequences kept, other bytes as \xNN. */
 static char *token_text(const char *p, size_t n) {
     char *out = malloc(4 * n + 1), *o = out;
@@ -172,7 +150,7 @@ static int read_ids_arg(const char *arg, int32_t **ids, size_t *n) {
     size_t inlen;
     *ids = NULL;
     *n = 0;
-    if (!strcmp(arg, "-") && !(arg = in = read_stdin(&inlen))) {
+    if (!strcmp(arg, "-") && !(arg = in = cli_read_stdin(&inlen))) {
         fprintf(stderr, "gptoss tokenize: -: cannot read standard input\n");
         return 1;
     }
@@ -366,7 +344,7 @@ int cmd_tokenize(int argc, char **argv) {
     } else {
         char *in = NULL;
         size_t len = strlen(text);
-        if (!strcmp(text, "-") && !(text = in = read_stdin(&len))) {
+        if (!strcmp(text, "-") && !(text = in = cli_read_stdin(&len))) {
             gptoss_tokenizer_close(tok);
             fprintf(stderr, "gptoss tokenize: -: cannot read standard input\n");
             return 1;

@@ -1,6 +1,7 @@
 /* gptoss.c: the gptoss command, one binary with subcommands. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -15,6 +16,8 @@ static const command commands[] = {
     {"synth", cmd_synth, "write a deterministic synthetic checkpoint (real format)"},
     {"inspect", cmd_inspect, "show a checkpoint's config, tensors and parameter count"},
     {"run", cmd_run, "run the forward pass; print the next-token candidates; dump stages"},
+    {"generate", cmd_generate, "generate text from a prompt (KV cache, sampling, streaming)"},
+    {"chat", cmd_chat, "an interactive harmony conversation"},
     {"tokenize", cmd_tokenize, "o200k_harmony encode/decode, harmony chat rendering"},
     {"parity", cmd_parity, "compare the engine with torch / hf / onnx / flax, stage by stage"},
     {"export-onnx", cmd_export_onnx, "write the model as an ONNX graph"},
@@ -35,6 +38,28 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
     fprintf(stderr, " (see 'gptoss %s --help')\n", cmd);
     va_end(ap);
     return 2;
+}
+
+/* All of standard input, NUL-terminated (the NUL is not counted in *len). */
+char *cli_read_stdin(size_t *len) {
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - 1 - n, stdin);
+        if (n < cap - 1) {
+            buf[n] = 0;
+            break;
+        }
+        char *nb = realloc(buf, cap *= 2);
+        if (!nb) free(buf);
+        buf = nb;
+    }
+    if (buf && ferror(stdin)) {
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
 }
 
 static void usage(FILE *f) {

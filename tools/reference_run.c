@@ -65,7 +65,7 @@ gptoss_status run_engine_side(const run_spec *r, const int32_t *ids, int n_ids, 
     if (s) return s;
     if (layout) snprintf(layout, layout_cap, "%s", gptoss_model_layout(m));
     double t0 = gptoss_now();
-    s = dump_from_engine(m, ids, n_ids, n_valid, r->threads, d);
+    s = dump_from_engine(m, ids, n_ids, n_valid, r->threads, 0, d);
     *secs = gptoss_now() - t0;
     gptoss_model_close(m);
     if (!s && r->save_eng) s = dump_save(d, r->save_eng);

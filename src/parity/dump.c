@@ -166,3 +166,20 @@ gptoss_status dump_save(const stage_dump *d, const char *path) {
     }
     return st_writer_finish(w);
 }
+
+gptoss_status dump_append_rows(stage_dump *d, const char *name, gptoss_dtype dtype, int ndim,
+                               const int64_t *shape, const void *data) {
+    dump_tensor *t = (dump_tensor *)dump_get(d, name);
+    if (!t) return dump_put(d, name, dtype, ndim, shape, data);
+    if (t->dtype != dtype || t->ndim != ndim || ndim < 1 ||
+        (ndim > 1 && memcmp(t->shape + 1, shape + 1, sizeof(int64_t) * (size_t)(ndim - 1))))
+        return gptoss_error(GPTOSS_ERR_FORMAT, "%s: rows of another dtype or shape appended", name);
+    size_t add = (size_t)shape_numel(ndim, shape) * gptoss_dtype_size(dtype);
+    void *grown = realloc(t->data, t->nbytes + add ? t->nbytes + add : 1);
+    if (!grown) return gptoss_error(GPTOSS_ERR_NOMEM, "%s: out of memory (%zu bytes)", name, t->nbytes + add);
+    memcpy((char *)grown + t->nbytes, data, add);
+    t->data = grown;
+    t->nbytes += add;
+    t->shape[0] += shape[0];
+    return GPTOSS_OK;
+}

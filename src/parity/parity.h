@@ -44,6 +44,10 @@ void dump_free(stage_dump *d);
 /* Copies the tensor in (replacing one of the same name). */
 gptoss_status dump_put(stage_dump *d, const char *name, gptoss_dtype dtype, int ndim,
                        const int64_t *shape, const void *data);
+/* Appends the rows (dimension 0) of data to the tensor of that name (or puts it when
+ * absent): a tensor delivered chunk by chunk. */
+gptoss_status dump_append_rows(stage_dump *d, const char *name, gptoss_dtype dtype, int ndim,
+                               const int64_t *shape, const void *data);
 const dump_tensor *dump_get(const stage_dump *d, const char *name);
 int64_t dump_numel(const dump_tensor *t);
 /* Blocks present: 1 + the largest i of any "block{i}." name (0 if none). */
@@ -72,9 +76,11 @@ gptoss_status tokens_pad(const int32_t *ids, int n, int seq_len, int32_t **out, 
 /* ---- the engine, tapped ------------------------------------------------------------------ */
 
 /* Runs the forward pass on tokens[0..n_tokens) and stores every tap, plus "tokens" (I64
- * [S]), "n_valid" (I64 [1]) and "logits" ([S, vocab]), into d. */
+ * [S]) and "n_valid" (I64 [1]), into d. step 0: one prefill over all tokens
+ * (gptoss_forward); step > 0: a context fed step tokens at a time (1: the decode path),
+ * every chunk's stages appended. */
 gptoss_status dump_from_engine(gptoss_model *model, const int32_t *tokens, int n_tokens,
-                               int n_valid, int n_threads, stage_dump *d);
+                               int n_valid, int n_threads, int step, stage_dump *d);
 
 /* ---- reference adapters ---------------------------------------------------------------- */
 
