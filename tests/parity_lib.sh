@@ -1,6 +1,7 @@
 # Helpers for the parity tests (sourced after lib.sh).
 #
-# parity_meets_targets AGAINST PRESET FORMAT [MAX_LAYERS]
+# parity_meets_targets AGAINST PRESET FORMAT [MAX_LAYERS] [ENGINE_OPTION]
+#   (ENGINE_OPTION: e.g. --incremental, the engine's decode path)
 #   Runs `gptoss parity --against AGAINST` on the synthetic PRESET (in FORMAT) with the
 #   baseline report's prompt and sequence length, and asserts the targets:
 #   - logits max |diff| <= 1e-5 over every real token and over every position,
@@ -18,14 +19,14 @@
 #   The JSON is checked independently of the command's own verdict (a bug in the verdict
 #   cannot hide a miss), and the exit status must agree with it.
 parity_meets_targets() {
-  local against=$1 preset=$2 fmt=$3 layers=${4:-}
+  local against=$1 preset=$2 fmt=$3 layers=${4:-} engine_opt=${5:-}
   local dir json out rc=0
   dir=$(fixture "$preset" "$fmt")
   json=$(mktemp /tmp/gptoss_parity_XXXXXX.json)
   out=$(mktemp /tmp/gptoss_parity_XXXXXX.txt)
   trap 'rm -f "$json" "$out"' RETURN
   "$GPTOSS_BIN" parity --against "$against" -m "$dir" --prompt "What is the capital of France?" \
-      --sequence-length 32 --strict --json "$json" ${layers:+--max-layers $layers} >"$out" 2>&1 || rc=$?
+      --sequence-length 32 --strict --json "$json" ${layers:+--max-layers $layers} $engine_opt >"$out" 2>&1 || rc=$?
   cat "$out"
   [ $rc -eq 0 ] || fail "parity --against $against on $preset/$fmt: exit $rc"
   grep -q "prompt tokens (7): \['What', ' is', ' the', ' capital', ' of', ' France', '?'\]" "$out" \

@@ -15,7 +15,7 @@ static const char *HELP =
     "usage: gptoss parity --against NAME -m DIR (--prompt TEXT | --tokens IDS)\n"
     "                     [--max-layers N] [--sequence-length N] [--top N]\n"
     "                     [--tolerance X] [--stage-tolerance Y] [--strict] [--json FILE]\n"
-    "                     [--threads N] [--verbose] [--engine-dump FILE]\n"
+    "                     [--threads N] [--incremental] [--verbose] [--engine-dump FILE]\n"
     "                     [--reference-dump FILE] [--save-engine-dump FILE]\n"
     "                     [--save-reference-dump FILE] [--exact-check auto|always|never]\n"
     "                     [--exact-with NAME] [ADAPTER OPTIONS]\n"
@@ -46,6 +46,8 @@ static const char *HELP =
     "                         positions, the real tokens and the last real token, where\n"
     "                         the max is, issues, verdict) to FILE, atomically\n"
     "  --threads N            engine threads (default: all cores)\n"
+    "  --incremental          run the engine token by token through its KV cache (the\n"
+    "                         decode path) instead of one prefill\n"
     "  -v, --verbose          show the reference's progress (its stderr)\n"
     "  --engine-dump FILE     compare this dump (from `gptoss run --dump`) instead of\n"
     "                         running the engine\n"
@@ -76,76 +78,33 @@ static const char *HELP =
 typedef struct {
     run_spec run; /* the model, the tokens and both sides */
     const char *json, *exact_when, *exact_with;
-    int top, strict;
+    long top;
+    int strict;
     double logits_tol, stage_tol;
 } parity_opts;
 
-static int parse_tol(const char *opt, const char *v, double *out) {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (end == v || *end || errno || !(x >= 0))
-        return cli_usage_error("parity", "%s '%s': expected a number >= 0", opt, v);
-    *out = x;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, parity_opts *o) {
     *o = (parity_opts){.run.seq_len = 32, .top = 10, .logits_tol = 1e-5, .stage_tol = 1e-4};
-    o->run.extra = calloc((size_t)argc + 1, sizeof *o->run.extra);
-    if (!o->run.extra) return cli_usage_error("parity", "out of memory");
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int rc = 0, takes = 1;
-#define OPT(name) (!strcmp(a, name))
-        if (OPT("--strict")) o->strict = 1, takes = 0;
-        else if (OPT("-v") || OPT("--verbose")) o->run.verbose = 1, takes = 0;
-        else if (!(OPT("--against") || OPT("-m") || OPT("--model") || OPT("--prompt") ||
-                   OPT("--tokens") || OPT("--max-layers") || OPT("--sequence-length") ||
-                   OPT("--top") || OPT("--tolerance") || OPT("--stage-tolerance") ||
-                   OPT("--json") || OPT("--threads") || OPT("--save-reference-dump") ||
-                   OPT("--save-engine-dump") || OPT("--exact-check") || OPT("--exact-with") ||
-                   OPT("--engine-dump") || OPT("--reference-dump"))) {
-            if (strncmp(a, "--", 2) || !a[2]) return cli_usage_error("parity", "unexpected argument '%s'", a);
-            o->run.extra[o->run.n_extra++] = argv[i]; /* an adapter option, with its value if any */
-            if (v && strncmp(v, "--", 2) && !strchr(a, '=')) o->run.extra[o->run.n_extra++] = argv[++i];
-            continue;
-        } else if (!v) return cli_usage_error("parity", "%s needs a value", a);
-        else if (OPT("--against")) o->run.against = v;
-        else if (OPT("-m") || OPT("--model")) o->run.model = v;
-        else if (OPT("--prompt")) o->run.prompt = v;
-        else if (OPT("--tokens")) o->run.tokens = v;
-        else if (OPT("--json")) o->json = v;
-        else if (OPT("--save-reference-dump")) o->run.save_ref = v;
-        else if (OPT("--save-engine-dump")) o->run.save_eng = v;
-        else if (OPT("--exact-check")) o->exact_when = v;
-        else if (OPT("--exact-with")) o->exact_with = v;
-        else if (OPT("--engine-dump")) o->run.engine_dump = v;
-        else if (OPT("--reference-dump")) o->run.ref_dump = v;
-        else if (OPT("--max-layers")) rc = run_parse_int("parity", a, v, 1, &o->run.max_layers);
-        else if (OPT("--sequence-length")) rc = run_parse_int("parity", a, v, 0, &o->run.seq_len);
-        else if (OPT("--top")) rc = run_parse_int("parity", a, v, -1, &o->top);
-        else if (OPT("--threads")) rc = run_parse_int("parity", a, v, 0, &o->run.threads);
-        else if (OPT("--tolerance")) rc = parse_tol(a, v, &o->logits_tol);
-        else if (OPT("--stage-tolerance")) rc = parse_tol(a, v, &o->stage_tol);
-#undef OPT
-        if (rc) return rc;
-        i += takes;
-    }
-    int both_dumps = o->run.engine_dump && o->run.ref_dump;
-    if (!o->run.against && !o->run.ref_dump)
-        return cli_usage_error("parity", "--against NAME is required (torch, hf, onnx, flax)");
-    if (!o->run.against) o->run.against = "reference";
+    arg_spec specs[RUN_SPEC_ARGS + 7];
+    run_spec_args(&o->run, specs);
+    const arg_spec own[7] = {
+        {"--json", NULL, ARG_STR, &o->json, 0, 0},
+        {"--top", NULL, ARG_INT, &o->top, -1, 1e9},
+        {"--tolerance", NULL, ARG_FLOAT, &o->logits_tol, 0, 1e30},
+        {"--stage-tolerance", NULL, ARG_FLOAT, &o->stage_tol, 0, 1e30},
+        {"--strict", NULL, ARG_FLAG, &o->strict, 0, 0},
+        {"--exact-check", NULL, ARG_STR, &o->exact_when, 0, 0},
+        {"--exact-with", NULL, ARG_STR, &o->exact_with, 0, 0},
+    };
+    memcpy(specs + RUN_SPEC_ARGS, own, sizeof own);
+    int rc = args_parse("parity", HELP, argc, argv, specs, ARGS_N(specs), &o->run.extra);
+    if (rc >= 0) return rc;
+    if ((rc = run_spec_check("parity", &o->run, "torch, hf, onnx, flax"))) return rc;
     if (!o->exact_when) o->exact_when = "auto";
     if (strcmp(o->exact_when, "auto") && strcmp(o->exact_when, "always") && strcmp(o->exact_when, "never"))
         return cli_usage_error("parity", "--exact-check '%s': expected auto, always or never",
                                o->exact_when);
-    if (!o->run.model && !both_dumps) return cli_usage_error("parity", "-m DIR is required");
-    if (o->run.prompt && o->run.tokens) return cli_usage_error("parity", "give --prompt or --tokens, not both");
-    if (!o->run.prompt && !o->run.tokens && !both_dumps)
-        return cli_usage_error("parity", "--prompt TEXT or --tokens IDS is required");
-    return 0;
+    return -1;
 }
 
 /* Any float tensor over its tolerance? */
@@ -192,15 +151,10 @@ static gptoss_status ids_from_dump(const stage_dump *d, int32_t **ids, int *n_id
 }
 
 int cmd_parity(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(HELP, stdout);
-            return 0;
-        }
     parity_opts o;
     int rc = parse_args(argc, argv, &o);
-    if (rc) {
-        free(o.run.extra);
+    if (rc >= 0) {
+        free(o.run.extra.v);
         return rc;
     }
     int32_t *ids = NULL;
@@ -252,6 +206,6 @@ int cmd_parity(int argc, char **argv) {
     dump_free(&ref);
     run_free_strings(strings, n_valid);
     free(ids);
-    free(o.run.extra);
+    free(o.run.extra.v);
     return rc;
 }

@@ -59,6 +59,8 @@ static const char *HELP =
     "                         baseline's rule)\n"
     "  --json FILE            also write the JSON report to FILE\n"
     "  --threads N            engine threads (default: all cores)\n"
+    "  --incremental          run the engine token by token through its KV cache (the\n"
+    "                         decode path) instead of one prefill\n"
     "  -v, --verbose          show the reference's progress (its stderr)\n"
     "  --engine-dump FILE     use this stage dump (`gptoss run --dump`) instead of running\n"
     "                         the engine\n"
@@ -73,68 +75,26 @@ static const char *HELP =
 typedef struct {
     run_spec run; /* the model, the tokens and both sides */
     const char *json, *out_dir;
-    int max_tokens;
+    long max_tokens;
     double gate_tol;
 } routing_opts;
 
 static int parse_args(int argc, char **argv, routing_opts *o) {
     *o = (routing_opts){.out_dir = "artifacts/gpt_oss_routing",
                         .gate_tol = ROUTING_DEFAULT_GATE_TOLERANCE};
-    o->run.extra = calloc((size_t)argc + 1, sizeof *o->run.extra);
-    if (!o->run.extra) return cli_usage_error("routing", "out of memory");
-    static const char *const valued[] = {
-        "--against", "-m", "--model", "--prompt", "--tokens", "--max-layers", "--max-tokens",
-        "--sequence-length", "--output-dir", "--gate-tolerance", "--json", "--threads",
-        "--engine-dump", "--reference-dump", "--save-engine-dump", "--save-reference-dump"};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-            o->run.verbose = 1;
-            continue;
-        }
-        int known = 0;
-        for (size_t j = 0; j < sizeof valued / sizeof *valued; j++) known |= !strcmp(a, valued[j]);
-        if (!known) { /* an adapter option, with its value if any */
-            if (strncmp(a, "--", 2) || !a[2]) return cli_usage_error("routing", "unexpected argument '%s'", a);
-            o->run.extra[o->run.n_extra++] = argv[i];
-            if (v && strncmp(v, "--", 2) && !strchr(a, '=')) o->run.extra[o->run.n_extra++] = argv[++i];
-            continue;
-        }
-        if (!v) return cli_usage_error("routing", "%s needs a value", a);
-        i++;
-        int rc = 0;
-        if (!strcmp(a, "--against")) o->run.against = v;
-        else if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->run.model = v;
-        else if (!strcmp(a, "--prompt")) o->run.prompt = v;
-        else if (!strcmp(a, "--tokens")) o->run.tokens = v;
-        else if (!strcmp(a, "--output-dir")) o->out_dir = v;
-        else if (!strcmp(a, "--json")) o->json = v;
-        else if (!strcmp(a, "--engine-dump")) o->run.engine_dump = v;
-        else if (!strcmp(a, "--reference-dump")) o->run.ref_dump = v;
-        else if (!strcmp(a, "--save-engine-dump")) o->run.save_eng = v;
-        else if (!strcmp(a, "--save-reference-dump")) o->run.save_ref = v;
-        else if (!strcmp(a, "--max-layers")) rc = run_parse_int("routing", a, v, 1, &o->run.max_layers);
-        else if (!strcmp(a, "--max-tokens")) rc = run_parse_int("routing", a, v, 1, &o->max_tokens);
-        else if (!strcmp(a, "--sequence-length")) rc = run_parse_int("routing", a, v, 0, &o->run.seq_len);
-        else if (!strcmp(a, "--threads")) rc = run_parse_int("routing", a, v, 0, &o->run.threads);
-        else if (!strcmp(a, "--gate-tolerance")) {
-            char *end;
-            errno = 0;
-            o->gate_tol = strtod(v, &end);
-            if (end == v || *end || errno || !(o->gate_tol > 0))
-                rc = cli_usage_error("routing", "--gate-tolerance '%s': expected a number > 0", v);
-        }
-        if (rc) return rc;
-    }
-    int both = o->run.engine_dump && o->run.ref_dump;
-    if (!o->run.against && !o->run.ref_dump)
-        return cli_usage_error("routing", "--against NAME is required (torch, flax)");
-    if (!o->run.against) o->run.against = "reference";
-    if (!o->run.model && !both) return cli_usage_error("routing", "-m DIR is required");
-    if (o->run.prompt && o->run.tokens) return cli_usage_error("routing", "give --prompt or --tokens, not both");
-    if (!o->run.prompt && !o->run.tokens && !both)
-        return cli_usage_error("routing", "--prompt TEXT or --tokens IDS is required");
-    return 0;
+    arg_spec specs[RUN_SPEC_ARGS + 4];
+    run_spec_args(&o->run, specs);
+    const arg_spec own[4] = {
+        {"--json", NULL, ARG_STR, &o->json, 0, 0},
+        {"--output-dir", NULL, ARG_STR, &o->out_dir, 0, 0},
+        {"--max-tokens", NULL, ARG_INT, &o->max_tokens, 1, 1e9},
+        {"--gate-tolerance", NULL, ARG_FLOAT, &o->gate_tol, 1e-30, 1e30},
+    };
+    memcpy(specs + RUN_SPEC_ARGS, own, sizeof own);
+    int rc = args_parse("routing", HELP, argc, argv, specs, ARGS_N(specs), &o->run.extra);
+    if (rc >= 0) return rc;
+    if ((rc = run_spec_check("routing", &o->run, "torch, flax"))) return rc;
+    return -1;
 }
 
 /* mkdir -p */
@@ -224,15 +184,10 @@ static gptoss_status need_ids_from(const stage_dump *d, int *n_valid) {
 }
 
 int cmd_routing(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(HELP, stdout);
-            return 0;
-        }
     routing_opts o;
     int rc = parse_args(argc, argv, &o);
-    if (rc) {
-        free(o.run.extra);
+    if (rc >= 0) {
+        free(o.run.extra.v);
         return rc;
     }
     int32_t *ids = NULL;
@@ -248,7 +203,7 @@ int cmd_routing(int argc, char **argv) {
     if (!s) s = run_engine_side(&o.run, ids, n_ids, n_valid, &eng, NULL, 0, &t_eng);
     if (!s && !ids) s = need_ids_from(&eng, &n_valid);
     if (!s) s = run_reference_side(&o.run, ids, n_ids, n_valid, &ref, &t_ref);
-    if (!s) s = routing_compare(&eng, &ref, o.max_tokens, o.gate_tol, &res);
+    if (!s) s = routing_compare(&eng, &ref, (int)o.max_tokens, o.gate_tol, &res);
     if (s) {
         rc = cli_fail("routing", s);
     } else {
@@ -262,6 +217,6 @@ int cmd_routing(int argc, char **argv) {
     dump_free(&ref);
     run_free_strings(strings, n_valid);
     free(ids);
-    free(o.run.extra);
+    free(o.run.extra.v);
     return rc;
 }

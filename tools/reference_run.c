@@ -10,13 +10,33 @@
 #include "parity_report.h"
 #include "util.h"
 
-int run_parse_int(const char *cmd, const char *opt, const char *v, int lo, int *out) {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end || errno || x < lo || x > 1000000000)
-        return cli_usage_error(cmd, "%s '%s': expected an integer >= %d", opt, v, lo);
-    *out = (int)x;
+void run_spec_args(run_spec *r, arg_spec out[RUN_SPEC_ARGS]) {
+    const arg_spec specs[RUN_SPEC_ARGS] = {
+        {"--against", NULL, ARG_STR, &r->against, 0, 0},
+        {"--model", "-m", ARG_STR, &r->model, 0, 0},
+        {"--prompt", NULL, ARG_STR, &r->prompt, 0, 0},
+        {"--tokens", NULL, ARG_STR, &r->tokens, 0, 0},
+        {"--max-layers", NULL, ARG_INT, &r->max_layers, 1, 1e9},
+        {"--sequence-length", NULL, ARG_INT, &r->seq_len, 0, 1e9},
+        {"--threads", NULL, ARG_INT, &r->threads, 0, 4096},
+        {"--incremental", NULL, ARG_FLAG, &r->incremental, 0, 0},
+        {"--verbose", "-v", ARG_FLAG, &r->verbose, 0, 0},
+        {"--engine-dump", NULL, ARG_STR, &r->engine_dump, 0, 0},
+        {"--reference-dump", NULL, ARG_STR, &r->ref_dump, 0, 0},
+        {"--save-engine-dump", NULL, ARG_STR, &r->save_eng, 0, 0},
+        {"--save-reference-dump", NULL, ARG_STR, &r->save_ref, 0, 0},
+    };
+    memcpy(out, specs, sizeof specs);
+}
+
+int run_spec_check(const char *cmd, run_spec *r, const char *references) {
+    int both = r->engine_dump && r->ref_dump;
+    if (!r->against && !r->ref_dump) return cli_usage_error(cmd, "--against NAME is required (%s)", references);
+    if (!r->against) r->against = "reference";
+    if (!r->model && !both) return cli_usage_error(cmd, "-m DIR is required");
+    if (r->prompt && r->tokens) return cli_usage_error(cmd, "give --prompt or --tokens, not both");
+    if (!r->prompt && !r->tokens && !both) return cli_usage_error(cmd, "--prompt TEXT or --tokens IDS is required");
+    if (r->incremental && r->engine_dump) return cli_usage_error(cmd, "--incremental runs the engine: not with --engine-dump");
     return 0;
 }
 
@@ -36,7 +56,7 @@ gptoss_status run_make_ids(const run_spec *r, int32_t **ids, int *n_ids, int *n_
         n = (int)cnt;
         if (!s && n == 0) s = gptoss_error(GPTOSS_ERR_ARG, "--prompt: encodes to no tokens");
     }
-    if (!s) s = tokens_pad(raw, n, r->seq_len, ids, n_ids);
+    if (!s) s = tokens_pad(raw, n, (int)r->seq_len, ids, n_ids);
     if (!s) {
         *n_valid = n;
         *strings = tok ? calloc((size_t)n, sizeof **strings) : NULL;
@@ -59,13 +79,13 @@ void run_free_strings(char **v, int n) {
 gptoss_status run_engine_side(const run_spec *r, const int32_t *ids, int n_ids, int n_valid,
                               stage_dump *d, char *layout, size_t layout_cap, double *secs) {
     if (r->engine_dump) return dump_load(r->engine_dump, d);
-    gptoss_open_options oo = {.max_layers = r->max_layers};
+    gptoss_open_options oo = {.max_layers = (int)r->max_layers};
     gptoss_model *m = NULL;
     gptoss_status s = gptoss_model_open(r->model, &oo, &m);
     if (s) return s;
     if (layout) snprintf(layout, layout_cap, "%s", gptoss_model_layout(m));
     double t0 = gptoss_now();
-    s = dump_from_engine(m, ids, n_ids, n_valid, r->threads, 0, d);
+    s = dump_from_engine(m, ids, n_ids, n_valid, (int)r->threads, r->incremental, d);
     *secs = gptoss_now() - t0;
     gptoss_model_close(m);
     if (!s && r->save_eng) s = dump_save(d, r->save_eng);
@@ -76,8 +96,8 @@ gptoss_status run_reference_side(const run_spec *r, const int32_t *ids, int n_id
                                  stage_dump *d, double *secs) {
     if (r->ref_dump) return dump_load(r->ref_dump, d);
     adapter_options ao = {.name = r->against, .checkpoint = r->model, .tokens = ids,
-                          .n_tokens = n_ids, .n_valid = n_valid, .max_layers = r->max_layers,
-                          .extra = r->extra, .n_extra = r->n_extra, .verbose = r->verbose};
+                          .n_tokens = n_ids, .n_valid = n_valid, .max_layers = (int)r->max_layers,
+                          .extra = r->extra.v, .n_extra = r->extra.n, .verbose = r->verbose};
     gptoss_status s = adapter_run(&ao, d, secs);
     if (!s && r->save_ref) s = dump_save(d, r->save_ref);
     return s;

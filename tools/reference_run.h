@@ -8,17 +8,25 @@
 
 #include "parity/parity.h"
 
+#include "args.h"
+
 /* What both sides of a comparison need, from the command line. */
 typedef struct {
     const char *against, *model, *prompt, *tokens;
     const char *engine_dump, *ref_dump, *save_eng, *save_ref; /* load / keep the dumps */
-    int max_layers, seq_len, threads, verbose;
-    char **extra; /* pass-through adapter options */
-    int n_extra;
+    long max_layers, seq_len, threads;
+    int verbose, incremental; /* incremental: the engine runs token by token (decode path) */
+    arg_extra extra;          /* pass-through adapter options */
 } run_spec;
 
-/* Parses an integer option value in [lo, 1e9]; a usage error of command cmd otherwise. */
-int run_parse_int(const char *cmd, const char *opt, const char *v, int lo, int *out);
+/* The options every comparison command has (--against, -m, --prompt, --tokens, --max-layers,
+ * --sequence-length, --threads, --incremental, -v, the four dump options), bound to r: the
+ * first RUN_SPEC_ARGS entries of a command's table. */
+enum { RUN_SPEC_ARGS = 13 };
+void run_spec_args(run_spec *r, arg_spec out[RUN_SPEC_ARGS]);
+/* After parsing: the combinations they need (a reference unless its dump is given, a model
+ * and ids unless both dumps are). Returns 0, or prints a usage error of cmd and returns 2. */
+int run_spec_check(const char *cmd, run_spec *r, const char *references);
 
 /* The ids to run (padded to seq_len) and, when a tokenizer is at hand, the printable
  * real tokens (*strings: n_valid strings, or NULL; free with run_free_strings). */
