@@ -1,11 +1,14 @@
 /* threadpool.c: see threadpool.h.
  *
- * Workers sleep on a condition variable until the generation counter moves, then claim
- * task indices from a shared atomic counter until none are left. The last thread to
- * finish its share wakes the caller. */
+ * Workers wait for the generation counter to move, then claim task indices from a shared
+ * atomic counter until none are left; the caller waits for the busy count to reach zero.
+ * Both wait by spinning briefly first (a decode step runs a few hundred short parallel
+ * loops, and a sleep + wake-up costs tens of microseconds each time), then sleep on a
+ * condition variable. */
 #include "threadpool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -22,8 +25,8 @@ struct gptoss_pool {
     worker_arg *args;
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
-    uint64_t generation; /* bumped for every run; guarded by mu */
-    int busy;            /* workers still inside the current run; guarded by mu */
+    atomic_uint_fast64_t generation; /* bumped for every run (under mu) */
+    atomic_int busy;                 /* workers still inside the current run */
     int quit;
     /* the current run */
     gptoss_task_fn fn;
@@ -40,21 +43,37 @@ static void work(gptoss_pool *p, int thread) {
     }
 }
 
+/* Rounds of waiting before sleeping: each a few pause instructions then sched_yield(), so
+ * a waiting thread hands its core to any thread that has work (the machine may run more
+ * threads than cores) and otherwise sees the change within about a microsecond. */
+enum { SPIN = 200 };
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    for (int i = 0; i < 16; i++) __builtin_ia32_pause();
+#endif
+    sched_yield();
+}
+
 static void *worker_main(void *arg) {
     gptoss_pool *p = ((worker_arg *)arg)->pool;
     int thread = ((worker_arg *)arg)->index;
     uint64_t seen = 0;
-    pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->quit && p->generation == seen) pthread_cond_wait(&p->wake, &p->mu);
-        if (p->quit) break;
-        seen = p->generation;
-        pthread_mutex_unlock(&p->mu);
-        work(p, thread);
+        for (int i = 0; i < SPIN && atomic_load(&p->generation) == seen; i++) cpu_relax();
         pthread_mutex_lock(&p->mu);
-        if (--p->busy == 0) pthread_cond_signal(&p->done);
+        while (!p->quit && atomic_load(&p->generation) == seen) pthread_cond_wait(&p->wake, &p->mu);
+        int quit = p->quit;
+        seen = atomic_load(&p->generation);
+        pthread_mutex_unlock(&p->mu);
+        if (quit) break;
+        work(p, thread);
+        if (atomic_fetch_sub(&p->busy, 1) == 1) { /* the last one out wakes the caller */
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
-    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -71,6 +90,8 @@ gptoss_pool *gptoss_pool_create(int n_threads) {
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
     atomic_init(&p->next, 0);
+    atomic_init(&p->generation, 0);
+    atomic_init(&p->busy, 0);
     if (n_threads > 1) {
         p->workers = calloc((size_t)n_threads - 1, sizeof *p->workers);
         p->args = calloc((size_t)n_threads - 1, sizeof *p->args);
@@ -121,12 +142,13 @@ void gptoss_pool_run(gptoss_pool *p, int64_t n_tasks, gptoss_task_fn fn, void *c
     p->ctx = ctx;
     p->n_tasks = n_tasks;
     atomic_store(&p->next, 0);
-    p->busy = p->n_threads - 1;
-    p->generation++;
+    atomic_store(&p->busy, p->n_threads - 1);
+    atomic_fetch_add(&p->generation, 1); /* publishes the run to spinning workers */
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     work(p, 0);
+    for (int i = 0; i < SPIN && atomic_load(&p->busy) > 0; i++) cpu_relax();
     pthread_mutex_lock(&p->mu);
-    while (p->busy > 0) pthread_cond_wait(&p->done, &p->mu);
+    while (atomic_load(&p->busy) > 0) pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }

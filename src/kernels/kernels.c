@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mxfp4.h"
 #include "util.h"
 
 static int cpu_has_avx2(void) {
@@ -108,6 +109,25 @@ static int kernels_agree(const gptoss_kernels *k) {
             if (!(fabsf(y_ref[i] - y_k[i]) <= 1e-3f * (1.0f + fabsf(y_ref[i])))) return 0;
     }
     return 1;
+}
+
+static pthread_once_t g_lut_once = PTHREAD_ONCE_INIT;
+static gptoss_mxfp4_lut_row g_lut[256];
+
+static void build_lut(void) {
+    for (int s = 0; s < 256; s++) {
+        uint8_t blocks[16], scale = (uint8_t)s;
+        for (int k = 0; k < 8; k++) blocks[k] = (uint8_t)(2 * k | (2 * k + 1) << 4); /* codes 0..15 */
+        for (int k = 8; k < 16; k++) blocks[k] = 0;
+        float row[32];
+        mxfp4_decode_row(row, blocks, &scale, 32);
+        for (int code = 0; code < 16; code++) g_lut[s][code] = row[code];
+    }
+}
+
+const gptoss_mxfp4_lut_row *gptoss_mxfp4_lut(void) {
+    pthread_once(&g_lut_once, build_lut);
+    return g_lut;
 }
 
 static pthread_once_t g_auto_once = PTHREAD_ONCE_INIT;

@@ -58,6 +58,12 @@ const gptoss_kernels *gptoss_kernels_select(void);
  * (fp32; s = 255 gives +inf as torch.ldexp does). */
 extern const float gptoss_e8m0_table[256];
 
+/* The decoded value of every (scale byte s, FP4 code) pair, exactly as the reference
+ * decoder (mxfp4.c) gives it, scale 255 included: lut[s][code]. Rows are 64-byte aligned
+ * (one AVX-512 register each). Built once, on first use; thread-safe. */
+typedef float gptoss_mxfp4_lut_row[16] __attribute__((aligned(64)));
+const gptoss_mxfp4_lut_row *gptoss_mxfp4_lut(void);
+
 /* Bytes 2 and 3 (little-endian) of the fp32 value of each FP4 code: an FP4 value has at
  * most 2 mantissa bits, so its fp32 bytes 0 and 1 are zero. */
 extern const uint8_t gptoss_fp4_byte2[16];

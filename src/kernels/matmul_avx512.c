@@ -1,10 +1,6 @@
 /* matmul_avx512.c: the kernels for AVX-512 F/BW/VL/DQ (compiled with -mavx512*). See
- * kernels.h and matmul_avx2.c, whose structure this follows with 16-lane registers.
- *
- * MXFP4 decoding: the byte shuffles of the AVX2 kernel give the two high bytes of each
- * value in 256-bit registers; widening the 16-bit halves to 32 bits (and shifting them up)
- * gives two 16-float registers holding the values {0,2,..,14,1,3,..,15} and
- * {16,18,..,30,17,19,..,31}, the order prepare_x() gives x. */
+ * kernels.h and matmul_avx2.c, whose dense structure this follows with 16-lane registers;
+ * MXFP4 blocks are decoded by table permutes (see the MXFP4 section). */
 #include <immintrin.h>
 #include <string.h>
 
@@ -149,69 +145,74 @@ static void matmul_f32(const gptoss_mm *m, int64_t o0, int64_t o1) {
     for (; o < o1; o++) dense_rows(m, o, 1, 0);
 }
 
-/* ---- MXFP4 ---------------------------------------------------------------------------- */
+/* ---- MXFP4 ----------------------------------------------------------------------------
+ * A block of 32 values is 16 bytes of codes and one scale byte s. The 16 bytes widened to
+ * 16 dword lanes are the even elements' codes in their low 4 bits, and shifted right by 4
+ * the odd elements'; vpermps reads only the low 4 bits of each index, so two permutes of
+ * the scale's 16-entry table (gptoss_mxfp4_lut(), exact values, scale 255 included) decode
+ * the block: x is prepared as each block's even elements, then its odd ones. */
 
-ALWAYS_INLINE void decode_block(const uint8_t *b, __m512 scale, __m256i lut2, __m256i lut3,
-                                __m512 out[2]) {
-    __m128i q = _mm_loadu_si128((const __m128i *)b);
-    __m256i codes = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
-    codes = _mm256_and_si256(codes, _mm256_set1_epi8(0x0F));
-    __m256i b2 = _mm256_shuffle_epi8(lut2, codes);
-    __m256i b3 = _mm256_shuffle_epi8(lut3, codes);
-    __m256i lo = _mm256_unpacklo_epi8(b2, b3); /* {0,2,..,14 | 1,3,..,15} */
-    __m256i hi = _mm256_unpackhi_epi8(b2, b3); /* {16,..,30 | 17,..,31} */
-    out[0] = _mm512_mul_ps(
-        _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(lo), 16)), scale);
-    out[1] = _mm512_mul_ps(
-        _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(hi), 16)), scale);
+ALWAYS_INLINE void decode_block(const uint8_t *b, const float *lut_row, __m512 out[2]) {
+    __m512i codes = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)b));
+    __m512 lut = _mm512_load_ps(lut_row);
+    out[0] = _mm512_permutexvar_ps(codes, lut);
+    out[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(codes, 4), lut);
 }
 
-/* One row o x tokens [t, t+C), two accumulators per token. */
-ALWAYS_INLINE void mxfp4_tile(const gptoss_mm *m, int64_t o, int t, const int C, __m256i lut2,
-                              __m256i lut3) {
+/* Rows [o, o+R) x tokens [t, t+C), two accumulators (even, odd elements) per output. */
+ALWAYS_INLINE void mxfp4_tile(const gptoss_mm *m, const gptoss_mxfp4_lut_row *lut, int64_t o, int t,
+                              const int R, const int C) {
     const int64_t nb = m->in / 32;
-    const uint8_t *blocks = (const uint8_t *)m->w + o * nb * 16;
-    const uint8_t *scales = m->scales + o * nb;
+    const uint8_t *blocks[2], *scales[2];
     const float *x[4];
-    __m512 a0[4], a1[4];
+    __m512 a0[2][4], a1[2][4];
     UNROLL
-    for (int c = 0; c < C; c++) {
-        x[c] = m->x + (t + c) * m->ldx;
-        a0[c] = _mm512_setzero_ps();
-        a1[c] = _mm512_setzero_ps();
-    }
-    for (int64_t g = 0; g < nb; g++) {
-        __m512 w[2];
-        decode_block(blocks + g * 16, _mm512_set1_ps(gptoss_e8m0_table[scales[g]]), lut2, lut3, w);
+    for (int r = 0; r < R; r++) {
+        blocks[r] = (const uint8_t *)m->w + (o + r) * nb * 16;
+        scales[r] = m->scales + (o + r) * nb;
         UNROLL
-        for (int c = 0; c < C; c++) {
-            const float *xb = x[c] + g * 32;
-            a0[c] = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(xb), a0[c]);
-            a1[c] = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(xb + 16), a1[c]);
+        for (int c = 0; c < C; c++) a0[r][c] = a1[r][c] = _mm512_setzero_ps();
+    }
+    UNROLL
+    for (int c = 0; c < C; c++) x[c] = m->x + (t + c) * m->ldx;
+    for (int64_t g = 0; g < nb; g++) {
+        UNROLL
+        for (int r = 0; r < R; r++) {
+            __m512 w[2];
+            decode_block(blocks[r] + g * 16, lut[scales[r][g]], w);
+            UNROLL
+            for (int c = 0; c < C; c++) {
+                const float *xb = x[c] + g * 32;
+                a0[r][c] = _mm512_fmadd_ps(w[0], _mm512_loadu_ps(xb), a0[r][c]);
+                a1[r][c] = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(xb + 16), a1[r][c]);
+            }
         }
     }
     UNROLL
-    for (int c = 0; c < C; c++) {
-        float s = hsum16(_mm512_add_ps(a0[c], a1[c]));
-        m->y[(t + c) * m->ldy + o] = m->bias ? s + m->bias[o] : s;
+    for (int r = 0; r < R; r++)
+        UNROLL
+        for (int c = 0; c < C; c++) {
+            float s = hsum16(_mm512_add_ps(a0[r][c], a1[r][c]));
+            m->y[(t + c) * m->ldy + o + r] = m->bias ? s + m->bias[o + r] : s;
+        }
+}
+
+ALWAYS_INLINE void mxfp4_rows(const gptoss_mm *m, const gptoss_mxfp4_lut_row *lut, int64_t o, const int R) {
+    int t = 0;
+    for (; t + 4 <= m->T; t += 4) mxfp4_tile(m, lut, o, t, R, 4);
+    switch (m->T - t) {
+    case 3: mxfp4_tile(m, lut, o, t, R, 3); break;
+    case 2: mxfp4_tile(m, lut, o, t, R, 2); break;
+    case 1: mxfp4_tile(m, lut, o, t, R, 1); break;
+    default: break;
     }
 }
 
 static void matmul_mxfp4(const gptoss_mm *m, int64_t o0, int64_t o1) {
-    const __m256i lut2 =
-        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)gptoss_fp4_byte2));
-    const __m256i lut3 =
-        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)gptoss_fp4_byte3));
-    for (int64_t o = o0; o < o1; o++) {
-        int t = 0;
-        for (; t + 4 <= m->T; t += 4) mxfp4_tile(m, o, t, 4, lut2, lut3);
-        switch (m->T - t) {
-        case 3: mxfp4_tile(m, o, t, 3, lut2, lut3); break;
-        case 2: mxfp4_tile(m, o, t, 2, lut2, lut3); break;
-        case 1: mxfp4_tile(m, o, t, 1, lut2, lut3); break;
-        default: break;
-        }
-    }
+    const gptoss_mxfp4_lut_row *lut = gptoss_mxfp4_lut();
+    int64_t o = o0;
+    for (; o + 2 <= o1; o += 2) mxfp4_rows(m, lut, o, 2);
+    for (; o < o1; o++) mxfp4_rows(m, lut, o, 1);
 }
 
 static void bf16_prepare_x(float *xp, const float *x, int64_t in) {
@@ -225,8 +226,11 @@ static void bf16_prepare_x(float *xp, const float *x, int64_t in) {
 }
 
 static void prepare_x(float *xp, const float *x, int64_t in) {
-    for (int64_t i = 0; i < in; i += 16)
-        for (int p = 0; p < 16; p++) xp[i + p] = x[i + (p < 8 ? 2 * p : 2 * (p - 8) + 1)];
+    for (int64_t i = 0; i < in; i += 32)
+        for (int p = 0; p < 16; p++) {
+            xp[i + p] = x[i + 2 * p];
+            xp[i + 16 + p] = x[i + 2 * p + 1];
+        }
 }
 
 const gptoss_kernels gptoss_kernels_avx512 = {

@@ -45,12 +45,13 @@ static void matmul_f32(const gptoss_mm *m, int64_t o0, int64_t o1) {
 /* Decodes one row of an expert: 32 values per (16 bytes, 1 scale) block, low nibble
  * first, in natural order (portable x needs no reordering). */
 static void decode_row(float *w, const uint8_t *blocks, const uint8_t *scales, int64_t in) {
+    const gptoss_mxfp4_lut_row *lut = gptoss_mxfp4_lut();
     for (int64_t g = 0; g < in / 32; g++) {
-        float s = gptoss_e8m0_table[scales[g]];
+        const float *v = lut[scales[g]];
         for (int j = 0; j < 16; j++) {
             uint8_t b = blocks[g * 16 + j];
-            w[g * 32 + 2 * j] = gptoss_fp4_values[b & 15] * s;
-            w[g * 32 + 2 * j + 1] = gptoss_fp4_values[b >> 4] * s;
+            w[g * 32 + 2 * j] = v[b & 15];
+            w[g * 32 + 2 * j + 1] = v[b >> 4];
         }
     }
 }
