@@ -129,6 +129,68 @@ static void run_case(const gptoss_kernels *k, int kind, int64_t out, int64_t in,
     free(y2);
 }
 
+/* The attention kernels of one set against double loops, on n keys of d dims at a row
+ * stride, and their independence of where a key sits (one call, or two calls split at
+ * every point: what a ring buffer does). Bounds: scores as a dot product (above) times the
+ * scale (one more rounding); exp within 4 ulp (2^-21 relative) of exp(); the accumulated
+ * output as a sum of n products with w = p*inv rounded once, per element. */
+static void attn_case(const gptoss_kernels *k, int n, int d) {
+    const gptoss_attn_kernels *a = k->attn;
+    if (d % a->lanes) return;
+    const int ld = d + 8;
+    float *q = malloc(sizeof(float) * d), *kv = malloc(sizeof(float) * n * ld);
+    float *s = malloc(sizeof(float) * n), *s2 = malloc(sizeof(float) * n), *o = calloc(d, sizeof(float));
+    float *o2 = calloc(d, sizeof(float));
+    for (int i = 0; i < d; i++) q[i] = 2 * uniform();
+    for (int i = 0; i < n * ld; i++) kv[i] = 2 * uniform();
+    const float scale = 0.125f;
+    float m = a->scores(s, q, kv, ld, n, d, scale), mref = -INFINITY;
+    for (int j = 0; j < n; j++) {
+        double dot = 0, mag = 0;
+        for (int c = 0; c < d; c++) dot += (double)q[c] * kv[j * ld + c], mag += fabs((double)q[c] * kv[j * ld + c]);
+        double bound = (d + 2) * 0x1p-24 * mag * scale + 1e-30;
+        CHECK(fabs(s[j] - dot * scale) <= bound, "%s scores n=%d d=%d j=%d: %.9g vs %.9g", k->name, n, d, j, s[j],
+              dot * scale);
+        mref = s[j] > mref ? s[j] : mref;
+    }
+    CHECK(m == mref, "%s scores: max %g, want %g", k->name, m, mref);
+    for (int cut = 0; cut <= n; cut += n / 5 + 1) { /* split anywhere: the same bits */
+        float m1 = a->scores(s2, q, kv, ld, cut, d, scale);
+        float m2 = a->scores(s2 + cut, q, kv + cut * ld, ld, n - cut, d, scale);
+        CHECK(!memcmp(s, s2, sizeof(float) * n) && (m1 > m2 ? m1 : m2) == m, "%s scores split at %d", k->name, cut);
+    }
+    for (int j = 0; j < n; j++) s[j] = s2[j] = -40 * fabsf(uniform()); /* softmax inputs */
+    float sum = a->exp_sum(s, n, 0.5f);
+    double sref = 0;
+    for (int j = 0; j < n; j++) {
+        double e = exp((double)(s2[j] - 0.5f)); /* the kernel's argument: x - m rounded to fp32 */
+        CHECK(fabs(s[j] - e) <= 0x1p-21 * e, "%s exp(%g): %.9g vs %.9g", k->name, s2[j] - 0.5f, s[j], e);
+        sref += e;
+    }
+    CHECK(fabs(sum - sref) <= (n + 2) * 0x1p-21 * sref, "%s exp_sum n=%d: %.9g vs %.9g", k->name, n, sum, sref);
+    if (n > 1) { /* an element's exp does not depend on its place */
+        float one[1] = {s2[n - 1]};
+        a->exp_sum(one, 1, 0.5f);
+        CHECK(one[0] == s[n - 1], "%s exp of the last element differs alone", k->name);
+    }
+    const float inv = 1.0f / sum;
+    a->accum(o, s, inv, kv, ld, n, d);
+    for (int c = 0; c < d; c++) {
+        double ref = 0, mag = 0;
+        for (int j = 0; j < n; j++) {
+            double w = (float)(s[j] * inv);
+            ref += w * kv[j * ld + c], mag += fabs(w * kv[j * ld + c]);
+        }
+        CHECK(fabs(o[c] - ref) <= (n + 2) * 0x1p-24 * mag + 1e-30, "%s accum n=%d c=%d: %.9g vs %.9g", k->name, n, c,
+              o[c], ref);
+    }
+    int cut = n / 3;
+    a->accum(o2, s, inv, kv, ld, cut, d);
+    a->accum(o2, s + cut, inv, kv + cut * ld, ld, n - cut, d);
+    CHECK(!memcmp(o, o2, sizeof(float) * d), "%s accum split at %d", k->name, cut);
+    free(q), free(kv), free(s), free(s2), free(o), free(o2);
+}
+
 int main(void) {
     const char *names[] = {"portable", "avx2", "avx512"};
     int ran = 0;
@@ -150,6 +212,11 @@ int main(void) {
             }
             for (size_t b = 0; b < sizeof mx_in / sizeof mx_in[0]; b++)
                 run_case(k, MXFP4, mx_in[b] > 1000 ? 7 : 11, mx_in[b], Ts[a], (int)(a % 2));
+        }
+        static const int keys[] = {1, 2, 7, 16, 17, 33, 200};
+        for (size_t a = 0; a < sizeof keys / sizeof keys[0]; a++) {
+            attn_case(k, keys[a], 16);
+            attn_case(k, keys[a], 64);
         }
     }
     /* The selector honours GPTOSS_KERNELS and refuses unknown names. */

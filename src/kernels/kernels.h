@@ -33,8 +33,27 @@ typedef struct gptoss_mm {
     const uint8_t *scales;
 } gptoss_mm;
 
+/* Attention rows (attention.c): for one query and n keys or values at a row stride:
+ *   scores:  s[j] = scale * (q . k_j); returns max_j s[j] (-inf for n = 0)
+ *   exp_sum: x[j] = exp(x[j] - m); returns sum_j x[j]
+ *   accum:   o[0..d) += sum_j (p[j] * inv) v_j, in key order
+ * Each value is computed by the same operations wherever it sits (first key or last,
+ * whatever n), so splitting the keys in two calls changes nothing. A set whose lanes do not
+ * divide head_dim is replaced by the portable one for that model. */
+typedef struct gptoss_attn_kernels {
+    int lanes;
+    float (*scores)(float *s, const float *q, const float *k, int64_t ldk, int n, int d, float scale);
+    float (*exp_sum)(float *x, int n, float m);
+    void (*accum)(float *o, const float *p, float inv, const float *v, int64_t ldv, int n, int d);
+} gptoss_attn_kernels;
+
+extern const gptoss_attn_kernels gptoss_attn_portable;
+extern const gptoss_attn_kernels gptoss_attn_avx2;
+extern const gptoss_attn_kernels gptoss_attn_avx512;
+
 typedef struct gptoss_kernels {
     const char *name; /* "portable", "avx2", "avx512" */
+    const gptoss_attn_kernels *attn;
     void (*matmul_bf16)(const gptoss_mm *m, int64_t o0, int64_t o1);
     void (*matmul_f32)(const gptoss_mm *m, int64_t o0, int64_t o1);
     void (*matmul_mxfp4)(const gptoss_mm *m, int64_t o0, int64_t o1);

@@ -243,6 +243,7 @@ static void prepare_x(float *xp, const float *x, int64_t in) {
 
 const gptoss_kernels gptoss_kernels_avx2 = {
     .name = "avx2",
+    .attn = &gptoss_attn_avx2,
     .matmul_bf16 = matmul_bf16,
     .matmul_f32 = matmul_f32,
     .matmul_mxfp4 = matmul_mxfp4,

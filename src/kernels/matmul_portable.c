@@ -86,6 +86,7 @@ static void prepare_x(float *xp, const float *x, int64_t in) { memcpy(xp, x, (si
 
 const gptoss_kernels gptoss_kernels_portable = {
     .name = "portable",
+    .attn = &gptoss_attn_portable,
     .matmul_bf16 = matmul_bf16,
     .matmul_f32 = matmul_f32,
     .matmul_mxfp4 = matmul_mxfp4,
