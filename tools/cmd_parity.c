@@ -137,19 +137,6 @@ static gptoss_status exact_side(const parity_opts *o, const char *layout, const 
     return s;
 }
 
-/* Without --prompt/--tokens (two dumps given): the ids come from the engine's dump. */
-static gptoss_status ids_from_dump(const stage_dump *d, int32_t **ids, int *n_ids, int *n_valid) {
-    const dump_tensor *t = dump_get(d, "tokens"), *v = dump_get(d, "n_valid");
-    if (!t || dump_numel(t) < 1) return gptoss_error(GPTOSS_ERR_MISSING, "engine dump: no tokens");
-    *n_ids = (int)dump_numel(t);
-    *n_valid = v && dump_numel(v) == 1 ? (int)dump_elem(v, 0) : *n_ids;
-    if (*n_valid < 1 || *n_valid > *n_ids) *n_valid = *n_ids;
-    *ids = malloc((size_t)*n_ids * sizeof **ids);
-    if (!*ids) return gptoss_error(GPTOSS_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < *n_ids; i++) (*ids)[i] = (int32_t)dump_elem(t, i);
-    return GPTOSS_OK;
-}
-
 int cmd_parity(int argc, char **argv) {
     parity_opts o;
     int rc = parse_args(argc, argv, &o);
@@ -157,27 +144,17 @@ int cmd_parity(int argc, char **argv) {
         free(o.run.extra.v);
         return rc;
     }
-    int32_t *ids = NULL;
-    int n_ids = 0, n_valid = 0;
-    char **strings = NULL;
-    char layout[16] = "";
-    stage_dump eng, ref;
-    dump_init(&eng);
-    dump_init(&ref);
+    run_sides sd;
     parity_result res = {0}, res_ee = {0}, res_re = {0};
-    double t_eng = -1, t_ref = -1, t_exact = -1;
+    double t_exact = -1;
     char exact_label[64] = "";
     int exact = 0;
-    gptoss_status s = GPTOSS_OK;
-    if (o.run.prompt || o.run.tokens) s = run_make_ids(&o.run, &ids, &n_ids, &n_valid, &strings);
-    if (!s) s = run_engine_side(&o.run, ids, n_ids, n_valid, &eng, layout, sizeof layout, &t_eng);
-    if (!s && !ids) s = ids_from_dump(&eng, &ids, &n_ids, &n_valid);
-    if (!s) s = run_reference_side(&o.run, ids, n_ids, n_valid, &ref, &t_ref);
-    if (!s) s = parity_compare(&eng, &ref, "engine", o.run.against, &res);
+    gptoss_status s = run_both_sides(&o.run, &sd);
+    if (!s) s = parity_compare(&sd.eng, &sd.ref, "engine", o.run.against, &res);
     if (!s && o.run.model && (!strcmp(o.exact_when, "always") ||
                           (!strcmp(o.exact_when, "auto") &&
                            over_tolerance(&res, o.logits_tol, o.stage_tol)))) {
-        gptoss_status xs = exact_side(&o, layout, ids, n_ids, n_valid, &eng, &ref, &res_ee, &res_re,
+        gptoss_status xs = exact_side(&o, sd.layout, sd.ids, sd.n_ids, sd.n_valid, &sd.eng, &sd.ref, &res_ee, &res_re,
                                       exact_label, sizeof exact_label, &t_exact);
         if (xs) fprintf(stderr, "gptoss parity: exact check unavailable: %s\n", gptoss_last_error());
         exact = !xs;
@@ -185,12 +162,12 @@ int cmd_parity(int argc, char **argv) {
     if (s) {
         rc = cli_fail("parity", s);
     } else {
-        parity_run run = {.against = o.run.against, .model = o.run.model, .layout = *layout ? layout : NULL,
-                          .prompt = o.run.prompt, .ids = ids, .n_ids = n_ids, .n_valid = n_valid,
-                          .token_strings = strings, .sequence_length = o.run.seq_len,
+        parity_run run = {.against = o.run.against, .model = o.run.model, .layout = *sd.layout ? sd.layout : NULL,
+                          .prompt = o.run.prompt, .ids = sd.ids, .n_ids = sd.n_ids, .n_valid = sd.n_valid,
+                          .token_strings = sd.strings, .sequence_length = o.run.seq_len,
                           .max_layers = o.run.max_layers, .logits_tol = o.logits_tol,
                           .stage_tol = o.stage_tol, .strict = o.strict, .top = o.top,
-                          .engine_s = t_eng, .reference_s = t_ref, .result = &res,
+                          .engine_s = sd.t_eng, .reference_s = sd.t_ref, .result = &res,
                           .engine_exact = exact ? &res_ee : NULL,
                           .reference_exact = exact ? &res_re : NULL,
                           .exact_label = exact_label, .exact_s = t_exact};
@@ -202,10 +179,7 @@ int cmd_parity(int argc, char **argv) {
     parity_result_free(&res);
     parity_result_free(&res_ee);
     parity_result_free(&res_re);
-    dump_free(&eng);
-    dump_free(&ref);
-    run_free_strings(strings, n_valid);
-    free(ids);
+    run_sides_free(&sd);
     free(o.run.extra.v);
     return rc;
 }

@@ -177,12 +177,6 @@ static int report(const routing_opts *o, routing_run *run) {
 }
 
 /* Without --prompt/--tokens (two dumps given) the ids come from the engine's dump. */
-static gptoss_status need_ids_from(const stage_dump *d, int *n_valid) {
-    const dump_tensor *v = dump_get(d, "n_valid");
-    *n_valid = v && dump_numel(v) == 1 ? (int)dump_elem(v, 0) : 0;
-    return GPTOSS_OK;
-}
-
 int cmd_routing(int argc, char **argv) {
     routing_opts o;
     int rc = parse_args(argc, argv, &o);
@@ -190,33 +184,20 @@ int cmd_routing(int argc, char **argv) {
         free(o.run.extra.v);
         return rc;
     }
-    int32_t *ids = NULL;
-    int n_ids = 0, n_valid = 0;
-    char **strings = NULL;
-    stage_dump eng, ref;
-    dump_init(&eng);
-    dump_init(&ref);
+    run_sides sd;
     routing_result res = {0};
-    double t_eng = -1, t_ref = -1;
-    gptoss_status s = GPTOSS_OK;
-    if (o.run.prompt || o.run.tokens) s = run_make_ids(&o.run, &ids, &n_ids, &n_valid, &strings);
-    if (!s) s = run_engine_side(&o.run, ids, n_ids, n_valid, &eng, NULL, 0, &t_eng);
-    if (!s && !ids) s = need_ids_from(&eng, &n_valid);
-    if (!s) s = run_reference_side(&o.run, ids, n_ids, n_valid, &ref, &t_ref);
-    if (!s) s = routing_compare(&eng, &ref, (int)o.max_tokens, o.gate_tol, &res);
+    gptoss_status s = run_both_sides(&o.run, &sd);
+    if (!s) s = routing_compare(&sd.eng, &sd.ref, (int)o.max_tokens, o.gate_tol, &res);
     if (s) {
         rc = cli_fail("routing", s);
     } else {
         routing_run run = {.against = o.run.against, .model = o.run.model, .prompt = o.run.prompt,
-                           .token_strings = strings && res.n_tokens <= n_valid ? strings : NULL,
-                           .engine_s = t_eng, .reference_s = t_ref, .result = &res};
+                           .token_strings = sd.strings && res.n_tokens <= sd.n_valid ? sd.strings : NULL,
+                           .engine_s = sd.t_eng, .reference_s = sd.t_ref, .result = &res};
         rc = report(&o, &run);
     }
     routing_result_free(&res);
-    dump_free(&eng);
-    dump_free(&ref);
-    run_free_strings(strings, n_valid);
-    free(ids);
+    run_sides_free(&sd);
     free(o.run.extra.v);
     return rc;
 }

@@ -102,3 +102,36 @@ gptoss_status run_reference_side(const run_spec *r, const int32_t *ids, int n_id
     if (!s && r->save_ref) s = dump_save(d, r->save_ref);
     return s;
 }
+
+/* Without --prompt/--tokens (two dumps given): the ids come from the engine's dump. */
+static gptoss_status ids_from_dump(const stage_dump *d, int32_t **ids, int *n_ids, int *n_valid) {
+    const dump_tensor *t = dump_get(d, "tokens"), *v = dump_get(d, "n_valid");
+    if (!t || dump_numel(t) < 1) return gptoss_error(GPTOSS_ERR_MISSING, "engine dump: no tokens");
+    *n_ids = (int)dump_numel(t);
+    *n_valid = v && dump_numel(v) == 1 ? (int)dump_elem(v, 0) : *n_ids;
+    if (*n_valid < 1 || *n_valid > *n_ids) *n_valid = *n_ids;
+    *ids = malloc((size_t)*n_ids * sizeof **ids);
+    if (!*ids) return gptoss_error(GPTOSS_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < *n_ids; i++) (*ids)[i] = (int32_t)dump_elem(t, i);
+    return GPTOSS_OK;
+}
+
+gptoss_status run_both_sides(const run_spec *r, run_sides *o) {
+    memset(o, 0, sizeof *o);
+    dump_init(&o->eng);
+    dump_init(&o->ref);
+    o->t_eng = o->t_ref = -1;
+    gptoss_status s = GPTOSS_OK;
+    if (r->prompt || r->tokens) s = run_make_ids(r, &o->ids, &o->n_ids, &o->n_valid, &o->strings);
+    if (!s) s = run_engine_side(r, o->ids, o->n_ids, o->n_valid, &o->eng, o->layout, sizeof o->layout, &o->t_eng);
+    if (!s && !o->ids) s = ids_from_dump(&o->eng, &o->ids, &o->n_ids, &o->n_valid);
+    if (!s) s = run_reference_side(r, o->ids, o->n_ids, o->n_valid, &o->ref, &o->t_ref);
+    return s;
+}
+
+void run_sides_free(run_sides *s) {
+    run_free_strings(s->strings, s->n_valid);
+    free(s->ids);
+    dump_free(&s->eng);
+    dump_free(&s->ref);
+}

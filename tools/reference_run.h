@@ -43,4 +43,19 @@ gptoss_status run_engine_side(const run_spec *r, const int32_t *ids, int n_ids, 
 gptoss_status run_reference_side(const run_spec *r, const int32_t *ids, int n_ids, int n_valid,
                                  stage_dump *d, double *secs);
 
+/* Both sides of a comparison, as `gptoss parity` and `gptoss routing` run them: the ids
+ * (from --prompt / --tokens, else from the engine's dump), the engine's dump, then the
+ * reference's (the engine's model is closed before the reference loads its copy). */
+typedef struct {
+    int32_t *ids;
+    int n_ids, n_valid;
+    char **strings; /* the real tokens' text, or NULL */
+    char layout[16]; /* the checkpoint layout ("" when the engine side was a dump) */
+    stage_dump eng, ref;
+    double t_eng, t_ref;
+} run_sides;
+
+gptoss_status run_both_sides(const run_spec *r, run_sides *out);
+void run_sides_free(run_sides *s);
+
 #endif
