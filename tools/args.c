@@ -72,8 +72,19 @@ int args_parse(const char *cmd, const char *help, int argc, char **argv, const a
             return 0;
         }
         const arg_spec *s = NULL;
+        if (a[0] != '-' || !a[1]) { /* a positional argument */
+            for (size_t j = 0; j < n_specs && !s; j++)
+                if (!*specs[j].name) s = &specs[j];
+            if (!s) return cli_usage_error(cmd, "unexpected argument '%s'", a);
+            if (*(const char **)s->dst)
+                return cli_usage_error(cmd, "one %s only ('%s' and '%s')", s->alias ? s->alias : "argument",
+                                       *(const char **)s->dst, a);
+            *(const char **)s->dst = a;
+            continue;
+        }
         for (size_t j = 0; j < n_specs && !s; j++)
-            if (!strcmp(a, specs[j].name) || (specs[j].alias && !strcmp(a, specs[j].alias))) s = &specs[j];
+            if (*specs[j].name && (!strcmp(a, specs[j].name) || (specs[j].alias && !strcmp(a, specs[j].alias))))
+                s = &specs[j];
         if (!s) {
             if (!extra || strncmp(a, "--", 2) || !a[2]) return cli_usage_error(cmd, "%s: unknown option", a);
             extra->v[extra->n++] = argv[i]; /* a pass-through option, with its value if any */

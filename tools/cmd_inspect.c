@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "cli.h"
 #include "model_internal.h"
 #include "mxfp4.h"
@@ -237,44 +238,27 @@ static int dequantize(const gptoss_model *m, const char *name, const char *out) 
 
 int cmd_inspect(int argc, char **argv) {
     const char *dir = NULL, *deq = NULL, *out = NULL;
-    int json = 0, max_layers = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(HELP, stdout);
-            return 0;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "--max-layers") || !strcmp(a, "--dequantize") || !strcmp(a, "-o")) {
-            if (i + 1 >= argc) return cli_usage_error("inspect", "%s needs a value", a);
-            const char *v = argv[++i];
-            if (!strcmp(a, "--dequantize")) deq = v;
-            else if (!strcmp(a, "-o")) out = v;
-            else {
-                char *end;
-                long n = strtol(v, &end, 10);
-                if (!*v || *end || n < 1 || n > 1000000)
-                    return cli_usage_error("inspect", "--max-layers: '%s' is not a positive integer", v);
-                max_layers = (int)n;
-            }
-        } else if (a[0] == '-' && a[1]) {
-            return cli_usage_error("inspect", "unknown option '%s'", a);
-        } else if (dir) {
-            return cli_usage_error("inspect", "one checkpoint folder only ('%s' and '%s')", dir, a);
-        } else {
-            dir = a;
-        }
-    }
+    int json = 0;
+    long max_layers = 0;
+    const arg_spec specs[] = {
+        {"", "checkpoint folder", ARG_STR, &dir, 0, 0},
+        {"--json", NULL, ARG_FLAG, &json, 0, 0},
+        {"--max-layers", NULL, ARG_INT, &max_layers, 1, 1000000},
+        {"--dequantize", NULL, ARG_STR, &deq, 0, 0},
+        {"-o", NULL, ARG_STR, &out, 0, 0},
+    };
+    int rc = args_parse("inspect", HELP, argc, argv, specs, ARGS_N(specs), NULL);
+    if (rc >= 0) return rc;
     if (!dir) return cli_usage_error("inspect", "no checkpoint folder given");
     if (deq && !out) return cli_usage_error("inspect", "--dequantize needs -o OUT.safetensors");
     if (out && !deq) return cli_usage_error("inspect", "-o is only for --dequantize");
     if (deq && json) return cli_usage_error("inspect", "--json and --dequantize do not go together");
 
-    gptoss_open_options opt = {max_layers};
+    gptoss_open_options opt = {(int)max_layers};
     gptoss_model *m = NULL;
     gptoss_status st = gptoss_model_open(dir, &opt, &m);
     if (st) return cli_fail("inspect", st);
-    int rc = deq ? dequantize(m, deq, out) : json ? print_json(m) : (print_text(m), 0);
+    rc = deq ? dequantize(m, deq, out) : json ? print_json(m) : (print_text(m), 0);
     gptoss_model_close(m);
     return rc;
 }

@@ -1,10 +1,10 @@
 /* cmd_synth.c: gptoss synth, a deterministic synthetic checkpoint in the real format. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "cli.h"
 #include "synth.h"
 #include "util.h"
@@ -45,63 +45,35 @@ static void help(FILE *f) {
             "  -o, --output DIR  the checkpoint folder to create or replace (required)\n");
 }
 
-static int parse_u64(const char *s, uint64_t *v) {
-    if (!s || !*s || *s == '-') return 0;
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 0);
-    if (errno || *end) return 0;
-    *v = x;
-    return 1;
-}
-
-static int parse_int(const char *s, int lo, int hi, int *v) {
-    uint64_t x;
-    if (!parse_u64(s, &x) || x < (uint64_t)lo || x > (uint64_t)hi) return 0;
-    *v = (int)x;
-    return 1;
-}
-
 int cmd_synth(int argc, char **argv) {
-    const char *cmd = "synth", *preset = NULL, *out = NULL;
+    const char *cmd = "synth", *preset = NULL, *out = NULL, *format = "original";
     synth_options opt = {.progress = 1};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            help(stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--quiet")) {
-            opt.progress = 0;
-            continue;
-        }
-        int known = !strcmp(a, "--preset") || !strcmp(a, "--seed") || !strcmp(a, "--format") ||
-                    !strcmp(a, "--shards") || !strcmp(a, "--threads") || !strcmp(a, "-o") ||
-                    !strcmp(a, "--output");
-        if (!known) return cli_usage_error(cmd, "unknown argument '%s'", a);
-        if (i + 1 >= argc) return cli_usage_error(cmd, "%s: missing value", a);
-        const char *v = argv[++i];
-        if (!strcmp(a, "--preset")) {
-            if (!synth_find_preset(v)) return cli_usage_error(cmd, "--preset: unknown preset '%s'", v);
-            preset = v;
-        } else if (!strcmp(a, "--seed")) {
-            if (!parse_u64(v, &opt.seed)) return cli_usage_error(cmd, "--seed: '%s' is not an unsigned integer", v);
-        } else if (!strcmp(a, "--format")) {
-            if (!strcmp(v, "original"))
-                opt.layout = SYNTH_ORIGINAL;
-            else if (!strcmp(v, "hf"))
-                opt.layout = SYNTH_HF;
-            else
-                return cli_usage_error(cmd, "--format: '%s' is not original or hf", v);
-        } else if (!strcmp(a, "--shards")) {
-            if (!parse_int(v, 1, 99999, &opt.shards)) return cli_usage_error(cmd, "--shards: '%s' is not 1..99999", v);
-        } else if (!strcmp(a, "--threads")) {
-            if (!parse_int(v, 1, 1024, &opt.threads)) return cli_usage_error(cmd, "--threads: '%s' is not 1..1024", v);
-        } else {
-            if (!*v) return cli_usage_error(cmd, "%s: empty path", a);
-            out = v;
-        }
-    }
+    long shards = 0, threads = 0;
+    int quiet = 0;
+    const arg_spec specs[] = {
+        {"--preset", NULL, ARG_STR, &preset, 0, 0},
+        {"--seed", NULL, ARG_U64, &opt.seed, 0, 0},
+        {"--format", NULL, ARG_STR, &format, 0, 0},
+        {"--shards", NULL, ARG_INT, &shards, 1, 99999},
+        {"--threads", NULL, ARG_INT, &threads, 1, 1024},
+        {"--quiet", NULL, ARG_FLAG, &quiet, 0, 0},
+        {"--output", "-o", ARG_STR, &out, 0, 0},
+    };
+    char *text = NULL; /* the help lists the presets */
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (f) help(f), fclose(f);
+    int rc = args_parse(cmd, text ? text : "", argc, argv, specs, ARGS_N(specs), NULL);
+    free(text);
+    if (rc >= 0) return rc;
+    opt.progress = !quiet;
+    opt.shards = (int)shards;
+    opt.threads = (int)threads;
+    if (preset && !synth_find_preset(preset)) return cli_usage_error(cmd, "--preset: unknown preset '%s'", preset);
+    if (!strcmp(format, "original")) opt.layout = SYNTH_ORIGINAL;
+    else if (!strcmp(format, "hf")) opt.layout = SYNTH_HF;
+    else return cli_usage_error(cmd, "--format: '%s' is not original or hf", format);
+    if (out && !*out) return cli_usage_error(cmd, "-o: empty path");
     if (!preset) return cli_usage_error(cmd, "--preset is required");
     if (!out) return cli_usage_error(cmd, "-o DIR is required");
 
