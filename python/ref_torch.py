@@ -30,6 +30,13 @@ mlp2_weight are stand-ins that, when MLPBlock.forward indexes them with the sele
 experts, decode just those experts with the reference's own MXFP4 decoder
 (Checkpoint._get_mxfp4_tensor, to bf16 as the loader does) and upcast them. Decoding and
 upcasting are exact, so this computes the same numbers as the eager path.
+
+--attention-chunk N evaluates attention N queries at a time: the reference's sdpa builds
+[T, T] scores and masks per head (16k tokens on 4 heads: ~4 GB fp32, several times that in
+temporaries). Each slice of queries runs sdpa's own operations (the same einsums, scale,
+causal and sliding-window mask, sink column, softmax) against the keys it can see; every
+query's output depends on its own row only, so this is mathematically identical (fp32
+results may differ by rounding of the shorter reductions).
 """
 
 import json
@@ -48,6 +55,8 @@ def extra_options(p):
     p.add_argument("--experts", choices=("auto", "eager", "lazy"), default="auto",
                    help="eager: upcast every expert at load; lazy: decode the selected experts "
                         "per MLP call; auto (default): lazy when eager needs over 8 GiB")
+    p.add_argument("--attention-chunk", type=int, default=0,
+                   help="evaluate attention this many queries at a time (0 = all at once)")
     p.add_argument("--precision", choices=("fp32", "fp64"), default="fp32",
                    help="fp32 (the reference's precision notes) or fp64: the same model "
                         "upcast to float64, a yardstick for the fp32 rounding of both sides")
@@ -178,6 +187,48 @@ def load_lazy_experts(path, dtype):
     return model
 
 
+def chunk_attention(chunk):
+    """Makes the reference's AttentionBlock evaluate sdpa on slices of `chunk` queries."""
+    from gpt_oss.torch import model as ref
+
+    whole = ref.sdpa
+
+    def sdpa(Q, K, V, S, sm_scale, sliding_window=0):
+        import torch
+
+        if Q.shape[0] <= chunk:
+            return whole(Q, K, V, S, sm_scale, sliding_window)
+        return torch.cat([sdpa_rows(Q, K, V, S, sm_scale, sliding_window, a, min(a + chunk, Q.shape[0]))
+                          for a in range(0, Q.shape[0], chunk)])
+
+    ref.sdpa = sdpa
+
+
+def sdpa_rows(Q, K, V, S, sm_scale, sliding_window, a, b):
+    """Rows a..b-1 of gpt_oss.torch.model.sdpa(Q, K, V, S, sm_scale, sliding_window): its
+    operations on those queries and the keys k0..b-1 they can see (the later keys are masked
+    for all of them, the earlier ones by the sliding window)."""
+    import torch
+
+    n_heads, q_mult = Q.shape[1], Q.shape[2]
+    k0 = max(0, a - sliding_window + 1) if sliding_window > 0 else 0
+    k = K[k0:b, :, None, :].expand(-1, -1, q_mult, -1)
+    v = V[k0:b, :, None, :].expand(-1, -1, q_mult, -1)
+    s = S.reshape(n_heads, q_mult, 1, 1).expand(-1, -1, b - a, -1)
+    i = torch.arange(a, b)[:, None]
+    j = torch.arange(k0, b)[None, :]
+    hidden = j > i
+    if sliding_window > 0:
+        hidden |= j <= i - sliding_window
+    mask = Q.new_zeros((b - a, b - k0)).masked_fill(hidden, -float("inf"))
+    QK = torch.einsum("qhmd,khmd->hmqk", Q[a:b], k)
+    QK *= sm_scale
+    QK += mask[None, None, :, :]
+    QK = torch.cat([QK, s], dim=-1)
+    W = torch.softmax(QK, dim=-1)[..., :-1]
+    return torch.einsum("hmqk,khmd->qhmd", W, v).reshape(b - a, -1)
+
+
 class Recorder:
     """name -> list of tensors (one per call; the MLP may be called on token slices)."""
 
@@ -298,6 +349,8 @@ def main():
     bad = [t for t in args.tokens if not 0 <= t < vocab]
     if bad:
         refdump.fail(f"--tokens: id {bad[0]} out of range 0..{vocab - 1}")
+    if args.attention_chunk > 0:
+        chunk_attention(args.attention_chunk)
     rec = Recorder()
     install_hooks(model, rec)
     for i, block in enumerate(model.block):
