@@ -53,7 +53,7 @@ TOL, TOP = 1e-4, 20
 
 def engine_top(p):
     rows = []
-    for line in open(f"{work}/engine_{p}.txt"):
+    for line in open(f"{work}/engine_{p}.txt", errors="replace"):  # token texts may be partial UTF-8
         m = re.match(r"\s*(\d+)\s+(\d+)\s+(-?\d+\.\d+)\s", line)
         if m: rows.append((int(m.group(2)), float(m.group(3))))
     assert len(rows) == TOP, f"position {p}: {len(rows)} rows in the engine's output"
