@@ -247,7 +247,7 @@ static void test_determinism(const float *big) {
         CHECK(gptoss_sampler_create(&sets[k], &b) == GPTOSS_OK);
         CHECK(gptoss_sampler_create(&other, &c) == GPTOSS_OK);
         int same = 1, differs = 0;
-        for (int i = 0; i < 25; i++) {
+        for (int i = 0; i < 12; i++) {
             int32_t ta = -1, tb = -2, tc = -3;
             CHECK(gptoss_sampler_sample(a, big, VOCAB, &ta) == GPTOSS_OK);
             if (i % 3 == 0) { /* another sampler drawing in between changes nothing */
@@ -260,7 +260,7 @@ static void test_determinism(const float *big) {
             differs |= ta != tc;
         }
         CHECK(same, "params set %zu: the same seed gave different tokens", k);
-        CHECK(differs, "params set %zu: seeds 7 and 8 gave the same 25 tokens", k);
+        CHECK(differs, "params set %zu: seeds 7 and 8 gave the same 12 tokens", k);
         gptoss_sampler_destroy(a);
         gptoss_sampler_destroy(b);
         gptoss_sampler_destroy(c);
@@ -318,7 +318,7 @@ static void test_frequencies(void) {
  * exactly the head: every head token is drawn, the first dropped one (almost as likely as
  * the last kept) never, nor any of the tail. */
 static void test_big_vocab_sets(void) {
-    enum { H = 30, N = 600 };
+    enum { H = 15, N = 300 };
     float *l = malloc(VOCAB * sizeof *l);
     long *counts = malloc(VOCAB * sizeof *counts);
     random_logits(l, VOCAB, 99);
