@@ -280,6 +280,29 @@ gptoss_status gptoss_harmony_parse(const gptoss_tokenizer *tok, const int32_t *i
                                    gptoss_harmony_parse_result *out);
 void gptoss_harmony_parse_free(gptoss_harmony_parse_result *result);
 
+/* ---- sampler ----------------------------------------------------------------------- */
+
+/* Draws the next token from a logits vector (src/sampler.c documents the exact pipeline).
+ * A sampler holds its own random state: the same params and the same sequence of logits
+ * give the same tokens on every machine and thread count. */
+typedef struct gptoss_sampler gptoss_sampler;
+typedef struct gptoss_sampler_params {
+    float temperature; /* 0 = greedy: the argmax, ties to the lower id */
+    int top_k;         /* keep the k most likely tokens; 0 = off */
+    float top_p;       /* keep the smallest set whose probability reaches p; 1 = off */
+    float min_p;       /* drop tokens below min_p * the top probability; 0 = off */
+    uint64_t seed;
+} gptoss_sampler_params;
+void gptoss_sampler_defaults(gptoss_sampler_params *p); /* 1, 0, 1, 0, seed 0 */
+/* GPTOSS_ERR_ARG with a one-line message naming the bad value (temperature < 0 or
+   not finite, top_k < 0, top_p outside (0, 1], min_p outside [0, 1]). */
+gptoss_status gptoss_sampler_create(const gptoss_sampler_params *p, gptoss_sampler **out);
+void gptoss_sampler_destroy(gptoss_sampler *s);
+/* Draws one token from logits[n_vocab] (not modified). GPTOSS_ERR_ARG for n_vocab < 1, a
+ * NaN or +inf logit, or logits that are all -inf. */
+gptoss_status gptoss_sampler_sample(gptoss_sampler *s, const float *logits, int n_vocab,
+                                    int32_t *token);
+
 #ifdef __cplusplus
 }
 #endif

@@ -21,6 +21,22 @@ reference unnoticed.
 --mlp-chunk-mb bounds the memory of the reference MoE, which gathers the weights of the
 selected experts per token (about 400 MB per token in the 20b geometry): the MLP module is
 called on slices of tokens (every op in it is per token).
+
+--experts lazy (the default `auto` picks it when the experts upcast to fp32 would exceed
+8 GiB, e.g. gpt-oss-120b's 128 experts: 25 GB for 2 blocks) keeps the expert weights packed
+in the checkpoint file: the model is built and loaded as Transformer.from_checkpoint does
+(the reference's own Checkpoint.get for every other parameter), but MLPBlock.mlp1_weight /
+mlp2_weight are stand-ins that, when MLPBlock.forward indexes them with the selected
+experts, decode just those experts with the reference's own MXFP4 decoder
+(Checkpoint._get_mxfp4_tensor, to bf16 as the loader does) and upcast them. Decoding and
+upcasting are exact, so this computes the same numbers as the eager path.
+
+--attention-chunk N evaluates attention N queries at a time: the reference's sdpa builds
+[T, T] scores and masks per head (16k tokens on 4 heads: ~4 GB fp32, several times that in
+temporaries). Each slice of queries runs sdpa's own operations (the same einsums, scale,
+causal and sliding-window mask, sink column, softmax) against the keys it can see; every
+query's output depends on its own row only, so this is mathematically identical (fp32
+results may differ by rounding of the shorter reductions).
 """
 
 import json
@@ -36,6 +52,11 @@ import refdump  # noqa: E402
 def extra_options(p):
     p.add_argument("--mlp-chunk-mb", type=int, default=1024,
                    help="bound on the gathered expert weights per MLP call (default 1024)")
+    p.add_argument("--experts", choices=("auto", "eager", "lazy"), default="auto",
+                   help="eager: upcast every expert at load; lazy: decode the selected experts "
+                        "per MLP call; auto (default): lazy when eager needs over 8 GiB")
+    p.add_argument("--attention-chunk", type=int, default=0,
+                   help="evaluate attention this many queries at a time (0 = all at once)")
     p.add_argument("--precision", choices=("fp32", "fp64"), default="fp32",
                    help="fp32 (the reference's precision notes) or fp64: the same model "
                         "upcast to float64, a yardstick for the fp32 rounding of both sides")
@@ -70,16 +91,142 @@ def load_reference(args):
                 os.symlink(os.path.abspath(os.path.join(args.checkpoint, name)),
                            os.path.join(tmp, name))
         path = tmp
+    dtype = torch.float64 if args.precision == "fp64" else torch.float32
+    lazy = args.experts == "lazy" or (args.experts == "auto" and
+                                      expert_bytes(cfg, n_layers, dtype.itemsize) > 8 << 30)
     try:
         with torch.no_grad():
-            model = Transformer.from_checkpoint(path, device="cpu")
+            if lazy:
+                model = load_lazy_experts(path, dtype)
+            else:
+                model = Transformer.from_checkpoint(path, device="cpu")
     except Exception as e:  # the reference's own loader: report its message
         refdump.fail(f"{args.checkpoint}: the reference loader failed: {type(e).__name__}: {e}")
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
-    dtype = torch.float64 if args.precision == "fp64" else torch.float32
-    return model.to(dtype), n_layers
+    return model.to(dtype), n_layers, lazy
+
+
+def expert_bytes(cfg, n_layers, itemsize):
+    """The expert weights of n_layers blocks once upcast (mlp1 [E, 2I, H] + mlp2 [E, H, I])."""
+    h, i = cfg["hidden_size"], cfg["intermediate_size"]
+    return n_layers * cfg["num_experts"] * 3 * i * h * itemsize
+
+
+class LazyExperts:
+    """Stands in for MLPBlock.mlp1_weight / mlp2_weight ([E, rows, cols]): the packed MXFP4
+    stays in the file; self[idx, ...] decodes only the experts in idx with the reference's
+    Checkpoint._get_mxfp4_tensor (reading just their rows), in bf16 as the loader does, then
+    upcasts (exact) and gathers as indexing the full tensor would. The last decoding is
+    kept, since the stage recorder indexes the same experts again."""
+
+    def __init__(self, checkpoint, blocks, scales, shape, dtype):
+        self.checkpoint, self.blocks, self.scales = checkpoint, blocks, scales
+        self.shape, self.dtype = shape, dtype
+        self.last = (None, None)
+
+    def element_size(self):
+        return self.dtype.itemsize
+
+    def __getitem__(self, key):
+        import torch
+
+        idx = key[0] if isinstance(key, tuple) else key
+        experts, where = torch.unique(idx, return_inverse=True)
+        ids = tuple(experts.tolist())
+        if self.last[0] != ids:
+            self.last = (None, None)  # free the previous decoding first
+            self.last = (ids, self.decode(ids))
+        return self.last[1][where]
+
+    def decode(self, ids):
+        from gpt_oss.torch.weights import Checkpoint
+
+        view = ExpertRows(self.checkpoint, ids)
+        return Checkpoint._get_mxfp4_tensor(view, self.blocks, self.scales).to(self.dtype)
+
+
+class ExpertRows:
+    """What Checkpoint._get_mxfp4_tensor reads from `self`, restricted to some experts: the
+    same file map, and _get_tensor returning only those experts' rows (safetensors slices)."""
+
+    def __init__(self, checkpoint, ids):
+        self.tensor_name_to_file, self.ids = checkpoint.tensor_name_to_file, ids
+
+    def _get_tensor(self, name):
+        import torch
+        from safetensors import safe_open
+
+        with safe_open(self.tensor_name_to_file[name], framework="pt", device="cpu") as f:
+            part = f.get_slice(name)
+            return torch.stack([part[e] for e in self.ids])
+
+
+def load_lazy_experts(path, dtype):
+    """Transformer.from_checkpoint's steps on one process (its sharding is then the identity),
+    except that the expert weights become LazyExperts instead of being decoded at load."""
+    import torch
+    from gpt_oss.torch.model import ModelConfig, Transformer
+    from gpt_oss.torch.weights import PARAM_NAME_MAP, Checkpoint
+
+    with open(os.path.join(path, "config.json")) as f:
+        config = ModelConfig(**json.load(f))
+    model = Transformer(config=config, device=torch.device("cpu"))  # experts: never touched
+    model.eval()
+    checkpoint = Checkpoint(path, torch.device("cpu"))
+    for block in model.block:
+        mlp = block.mlp
+        for attr in ("mlp1_weight", "mlp2_weight"):
+            name = f"block.{block.layer_idx}.mlp.{attr}"
+            shape = tuple(getattr(mlp, attr).shape)
+            del mlp._parameters[attr]
+            setattr(mlp, attr, LazyExperts(checkpoint, *PARAM_NAME_MAP[name], shape, dtype))
+    for name, param in model.named_parameters():
+        param.data.copy_(checkpoint.get(name))
+    return model
+
+
+def chunk_attention(chunk):
+    """Makes the reference's AttentionBlock evaluate sdpa on slices of `chunk` queries."""
+    from gpt_oss.torch import model as ref
+
+    whole = ref.sdpa
+
+    def sdpa(Q, K, V, S, sm_scale, sliding_window=0):
+        import torch
+
+        if Q.shape[0] <= chunk:
+            return whole(Q, K, V, S, sm_scale, sliding_window)
+        return torch.cat([sdpa_rows(Q, K, V, S, sm_scale, sliding_window, a, min(a + chunk, Q.shape[0]))
+                          for a in range(0, Q.shape[0], chunk)])
+
+    ref.sdpa = sdpa
+
+
+def sdpa_rows(Q, K, V, S, sm_scale, sliding_window, a, b):
+    """Rows a..b-1 of gpt_oss.torch.model.sdpa(Q, K, V, S, sm_scale, sliding_window): its
+    operations on those queries and the keys k0..b-1 they can see (the later keys are masked
+    for all of them, the earlier ones by the sliding window)."""
+    import torch
+
+    n_heads, q_mult = Q.shape[1], Q.shape[2]
+    k0 = max(0, a - sliding_window + 1) if sliding_window > 0 else 0
+    k = K[k0:b, :, None, :].expand(-1, -1, q_mult, -1)
+    v = V[k0:b, :, None, :].expand(-1, -1, q_mult, -1)
+    s = S.reshape(n_heads, q_mult, 1, 1).expand(-1, -1, b - a, -1)
+    i = torch.arange(a, b)[:, None]
+    j = torch.arange(k0, b)[None, :]
+    hidden = j > i
+    if sliding_window > 0:
+        hidden |= j <= i - sliding_window
+    mask = Q.new_zeros((b - a, b - k0)).masked_fill(hidden, -float("inf"))
+    QK = torch.einsum("qhmd,khmd->hmqk", Q[a:b], k)
+    QK *= sm_scale
+    QK += mask[None, None, :, :]
+    QK = torch.cat([QK, s], dim=-1)
+    W = torch.softmax(QK, dim=-1)[..., :-1]
+    return torch.einsum("hmqk,khmd->qhmd", W, v).reshape(b - a, -1)
 
 
 class Recorder:
@@ -152,7 +299,7 @@ def token_slices(mlp, n_tokens, max_bytes):
 
 def chunk_mlp(rec, i, mlp, max_bytes):
     """Calls the MLP module's own forward on slices of tokens (every op in it is per token),
-    and takes its internal stages on the same slices."""
+    and takes its internal stages on the same slices (unless rec is None)."""
     import torch
 
     forward = mlp.forward
@@ -161,7 +308,8 @@ def chunk_mlp(rec, i, mlp, max_bytes):
         outs = []
         for s in token_slices(mlp, x.shape[0], max_bytes):
             out = forward(x[s])
-            mlp_stages(rec, i, mlp, x[s], out)
+            if rec is not None:
+                mlp_stages(rec, i, mlp, x[s], out)
             outs.append(out)
         return torch.cat(outs, dim=0)
 
@@ -194,12 +342,15 @@ def main():
         import gpt_oss.torch.model  # noqa: F401
     except ImportError as e:
         refdump.fail(f"ref_torch: the reference is not installed: {e}")
-    model, n_layers = load_reference(args)
-    refdump.note(args, f"ref_torch: loaded {n_layers} blocks in {args.precision}")
+    model, n_layers, lazy = load_reference(args)
+    refdump.note(args, f"ref_torch: loaded {n_layers} blocks in {args.precision}"
+                       f"{' (experts decoded per MLP call)' if lazy else ''}")
     vocab = model.embedding.weight.shape[0]
     bad = [t for t in args.tokens if not 0 <= t < vocab]
     if bad:
         refdump.fail(f"--tokens: id {bad[0]} out of range 0..{vocab - 1}")
+    if args.attention_chunk > 0:
+        chunk_attention(args.attention_chunk)
     rec = Recorder()
     install_hooks(model, rec)
     for i, block in enumerate(model.block):

@@ -28,8 +28,9 @@
 
 #define REAL_ROPE .initial_context_length = 4096, .rope_theta = 150000.0f, \
                   .rope_scaling_factor = 32.0f, .rope_ntk_alpha = 1.0f, .rope_ntk_beta = 32.0f
-#define GPT_OSS_20B(layers)                                                                  \
-    {.num_hidden_layers = layers, .num_experts = 32, .experts_per_token = 4,                 \
+/* gpt-oss-20b and gpt-oss-120b differ only in depth (24 / 36) and experts (32 / 128). */
+#define GPT_OSS(layers, experts)                                                             \
+    {.num_hidden_layers = layers, .num_experts = experts, .experts_per_token = 4,            \
      .vocab_size = 201088, .hidden_size = 2880, .intermediate_size = 2880,                   \
      .swiglu_limit = 7.0f, .head_dim = 64, .num_attention_heads = 64,                        \
      .num_key_value_heads = 8, .sliding_window = 128, REAL_ROPE}
@@ -46,8 +47,9 @@ const synth_preset synth_presets[] = {
      SMALL(4, 8, 4, 128, 8, 2)},
     {"deep", "24 layers, 32 experts top-4, hidden 64, 4 heads / 2 kv, window 8 (~59 MB)",
      SMALL(24, 32, 4, 64, 4, 2)},
-    {"20b-2l", "gpt-oss-20b geometry, first 2 layers (~3.3 GB)", GPT_OSS_20B(2)},
-    {"20b", "gpt-oss-20b geometry, all 24 layers (~13.8 GB)", GPT_OSS_20B(24)},
+    {"20b-2l", "gpt-oss-20b geometry, first 2 layers (~3.3 GB)", GPT_OSS(2, 32)},
+    {"20b", "gpt-oss-20b geometry, all 24 layers (~13.8 GB)", GPT_OSS(24, 32)},
+    {"120b-2l", "gpt-oss-120b geometry, first 2 layers (~5.8 GB)", GPT_OSS(2, 128)},
     {NULL, NULL, {0}},
 };
 
