@@ -14,6 +14,7 @@
 #include "harmony_json.h"
 #include "kernels/kernels.h"
 #include "parity/parity.h"
+#include "tokenizer/tokenizer_internal.h"
 #include "util.h"
 
 static const char *HELP =
@@ -111,10 +112,11 @@ static void print_json(const gen_args *a, const gptoss_tokenizer *tok, const int
     int n_text = n_gen - (why == GEN_STOP_TOKEN); /* the stop token is not text */
     char *text = NULL;
     size_t len = 0;
+    char *valid = NULL; /* JSON needs UTF-8: a character cut by -n becomes U+FFFD */
     if (n_text > 0 && gptoss_tokenizer_decode(tok, gen, (size_t)n_text, &text, &len) == GPTOSS_OK)
-        cJSON_AddStringToObject(o, "text", text); /* cJSON escapes; invalid UTF-8 stays bytes */
-    else
-        cJSON_AddStringToObject(o, "text", "");
+        valid = utf8_lossy((const uint8_t *)text, len);
+    cJSON_AddStringToObject(o, "text", valid ? valid : "");
+    free(valid);
     free(text);
     cJSON_AddStringToObject(o, "stop", gen_stop_name(why));
     char seed[32];

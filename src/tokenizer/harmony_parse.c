@@ -37,8 +37,7 @@ static size_t bad_len(const uint8_t *s, size_t n) {
     return k;
 }
 
-/* bytes -> UTF-8 text with U+FFFD for each maximal invalid subpart (from_utf8_lossy) */
-static char *lossy(const uint8_t *s, size_t n) {
+char *utf8_lossy(const uint8_t *s, size_t n) {
     char *out = malloc(3 * n + 1), *o = out;
     if (!out) return NULL;
     for (size_t i = 0; i < n;) {
@@ -207,7 +206,7 @@ gptoss_status gptoss_harmony_parse(const gptoss_tokenizer *tok, const int32_t *i
         } else if (id == -1 || stop) { /* CONTENT ends */
             size_t cl;
             char *c = bytes_of(tok, ids, mark, k, &cl);
-            cur.content = c ? lossy((uint8_t *)c, cl) : NULL;
+            cur.content = c ? utf8_lossy((uint8_t *)c, cl) : NULL;
             free(c);
             if (!cur.content) st = gptoss_error(GPTOSS_ERR_NOMEM, "harmony: out of memory");
             if (!st && out->n_messages == cap) {

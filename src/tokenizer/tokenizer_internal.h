@@ -65,6 +65,9 @@ size_t pretok_next(const struct gptoss_tokenizer *t, pretok_ctx *ctx, const uint
 void pretok_ctx_free(pretok_ctx *ctx);
 /* Offset of the first invalid UTF-8 byte in s[0..n), or n when it is all valid. */
 size_t utf8_check(const uint8_t *s, size_t n);
+/* bytes -> NUL-terminated UTF-8 text with one U+FFFD for each maximal invalid subpart (as
+ * Rust's from_utf8_lossy, which openai-harmony uses); malloc'ed, NULL when out of memory. */
+char *utf8_lossy(const uint8_t *s, size_t n);
 
 /* ---- bpe.c ---- */
 /* A growable id list. */
