@@ -24,7 +24,7 @@
 #    `gptoss run --tokens` for prefill (its printed forward time) and decode is n/a.
 # GPTOSS_BIN names another gptoss command (default build/gptoss).
 # Memory: llama.cpp needs 18-21 GB on the full 20b; set GPTOSS_BIGMEM_LOCK to a lock file to
-# hold it (flock) while measuring. The full 20b takes about an hour with the default depths.
+# hold it (flock) while measuring. The full 20b takes an hour or more with the default depths.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
