@@ -27,7 +27,9 @@
 # hold it (flock) while measuring. The full 20b takes an hour or more with the default depths.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+caller=$PWD
 cd "$root"
+abs() { case $1 in /*) echo "$1" ;; *) echo "$caller/$1" ;; esac; }  # paths given by the caller
 
 llama_version=0.3.36   # llama-cpp-python sdist; its vendor/llama.cpp is the peer
 llama_flags="-DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF
@@ -54,8 +56,8 @@ while [ $# -gt 0 ]; do
     --preset) need_arg "$@"; preset=$2; shift ;;
     --runs) need_arg "$@"; runs=$2; shift ;;
     --threads) need_arg "$@"; threads=$2; shift ;;
-    --data) need_arg "$@"; data=$2; shift ;;
-    --json) need_arg "$@"; json=$2; shift ;;
+    --data) need_arg "$@"; data=$(abs "$2"); shift ;;
+    --json) need_arg "$@"; json=$(abs "$2"); shift ;;
     --prompts) need_arg "$@"; prompts=$2; shift ;;
     --depths) need_arg "$@"; depths=$2; shift ;;
     --build-only) build_only=1 ;;
