@@ -186,6 +186,9 @@ def main():
         d = os.path.dirname(os.path.abspath(a.json))
         with tempfile.NamedTemporaryFile("w", dir=d, prefix=".bench_llamacpp.", delete=False) as f:
             json.dump(doc, f, indent=1)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(f.name, 0o666 & ~umask)  # as open() would create it, not mkstemp's 0600
         os.replace(f.name, a.json)
         print(f"\nwritten {a.json}")
     return 1 if errors else 0
