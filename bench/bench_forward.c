@@ -2,6 +2,7 @@
  * measured in the same run:
  *
  *   bench_forward -m DIR [--tokens IDS] [--sequence-length N] [--threads N] [--reps N]
+ *   bench_forward --bandwidth-only [--threads N]
  *
  * Prints one JSON object: wall seconds per forward (min and median of --reps after one
  * warm-up), CPU seconds per forward (all threads), peak RSS, the bytes of weights a forward
@@ -12,7 +13,9 @@
  * the widest vectors the CPU has). The fractions reported are bytes / bandwidth / time
  * (how close the forward comes to being memory-bound) and achieved GFLOP/s / peak; the
  * latter also per CPU-second (flops / CPU seconds of the forward over flops / CPU seconds
- * of the FMA loop), which stays meaningful when other processes share the cores. */
+ * of the FMA loop), which stays meaningful when other processes share the cores.
+ * --bandwidth-only prints the memory bandwidth alone, {"threads", "bandwidth_bytes_per_s"},
+ * for the benchmarks that compare with another engine (bench_llamacpp.sh). */
 #include <time.h>
 #include <immintrin.h>
 #include <pthread.h>
@@ -171,8 +174,18 @@ static double mat_bytes(const gptoss_mat *m) { return (double)m->rows * m->cols 
 
 int main(int argc, char **argv) {
     const char *dir = NULL, *tokens = "4827,382,290,9029,328,10128,30";
-    int seq = 32, threads = 0, reps = 3;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    int seq = 32, threads = 0, reps = 3, bandwidth_only = 0;
+    static const char *USAGE = "usage: bench_forward -m DIR [--tokens IDS] [--sequence-length N] [--threads N] [--reps N]\n"
+                               "       bench_forward --bandwidth-only [--threads N]\n";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--bandwidth-only")) {
+            bandwidth_only = 1;
+            continue;
+        }
+        if (i + 1 == argc) {
+            fprintf(stderr, "bench_forward: %s needs a value\n%s", argv[i], USAGE);
+            return 2;
+        }
         if (!strcmp(argv[i], "-m")) dir = argv[i + 1];
         else if (!strcmp(argv[i], "--tokens")) tokens = argv[i + 1];
         else if (!strcmp(argv[i], "--sequence-length")) seq = atoi(argv[i + 1]);
@@ -182,9 +195,15 @@ int main(int argc, char **argv) {
             fprintf(stderr, "bench_forward: unknown option %s\n", argv[i]);
             return 2;
         }
+        i++;
+    }
+    if (bandwidth_only) {
+        if (threads <= 0) threads = gptoss_ncpu();
+        printf("{\"threads\": %d, \"bandwidth_bytes_per_s\": %.4g}\n", threads, bandwidth(threads));
+        return 0;
     }
     if (!dir || seq < 1 || reps < 1) {
-        fprintf(stderr, "usage: bench_forward -m DIR [--tokens IDS] [--sequence-length N] [--threads N] [--reps N]\n");
+        fputs(USAGE, stderr);
         return 2;
     }
     int32_t ids[4096];
