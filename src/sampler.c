@@ -11,7 +11,7 @@
  *     quickselect, O(n), no sort); otherwise every token is a candidate.
  *  4. Softmax in float64 over the candidates: w[i] = exp((l[i] - l_max) / T) (the
  *     difference is taken in float64 first, so a tiny T gives 0, never inf - inf),
- *     p[i] = w[i] / S, S = the sum of w over the candidates (in id order).
+ *     p[i] = w[i] / S, S = the float64 sum of w over the candidates.
  *  5. min-p (> 0): drop the candidates with w[i] < min_p, i.e. p[i] < min_p * p_max
  *     (the top token's w is exactly 1, so it always stays).
  *  6. top-p (< 1): keep the shortest rank-order prefix of the candidates whose weight
