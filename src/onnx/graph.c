@@ -36,6 +36,7 @@ typedef struct ox_value {
 typedef struct ox_io {
     int value, elem_type, ndim;
     int64_t dims[OX_MAX_DIMS];
+    const char *params[OX_MAX_DIMS]; /* symbolic names, NULL = dims[i] */
 } ox_io;
 
 struct ox_graph {
@@ -45,7 +46,7 @@ struct ox_graph {
     int n_nodes, cap_nodes;
     ox_init *inits;
     int n_inits, cap_inits;
-    ox_io inputs[4], outputs[4096];
+    ox_io inputs[OX_MAX_GRAPH_INPUTS], outputs[4096];
     int n_inputs, n_outputs;
     int n_consts;
     int failed;
@@ -91,8 +92,13 @@ static int new_value(ox_graph *g, char *name, int kind) {
 }
 
 int ox_input(ox_graph *g, const char *name, int elem_type, int ndim, const int64_t *dims) {
+    return ox_input_sym(g, name, elem_type, ndim, dims, NULL);
+}
+
+int ox_input_sym(ox_graph *g, const char *name, int elem_type, int ndim, const int64_t *dims,
+                 const char *const *params) {
     int v = new_value(g, strdup(name), KIND_INPUT);
-    if (v < 0 || g->n_inputs >= 4) {
+    if (v < 0 || g->n_inputs >= OX_MAX_GRAPH_INPUTS || ndim > OX_MAX_DIMS) {
         g->failed = 1;
         return -1;
     }
@@ -101,6 +107,7 @@ int ox_input(ox_graph *g, const char *name, int elem_type, int ndim, const int64
     io->elem_type = elem_type;
     io->ndim = ndim;
     memcpy(io->dims, dims, (size_t)ndim * sizeof *dims);
+    for (int i = 0; i < ndim; i++) io->params[i] = params ? params[i] : NULL;
     return v;
 }
 
@@ -109,7 +116,8 @@ static size_t elem_size(int t) {
     case OX_FLOAT: case OX_INT32: return 4;
     case OX_UINT8: return 1;
     case OX_INT64: case OX_DOUBLE: return 8;
-    case OX_BFLOAT16: return 2;
+    case OX_BFLOAT16: case OX_FLOAT16: return 2;
+    case OX_INT8: return 1;
     }
     return 0;
 }
@@ -202,6 +210,10 @@ int ox_const_f32(ox_graph *g, const char *name, int ndim, const int64_t *dims, c
     return owned_const(g, strdup(name), OX_FLOAT, ndim, dims, vals);
 }
 
+int ox_scalar_i64(ox_graph *g, int64_t v) {
+    return owned_const(g, fmt_name("const_i64_%d", g->n_consts++), OX_INT64, 0, NULL, &v);
+}
+
 int ox_scalar_f32(ox_graph *g, float v) {
     return owned_const(g, fmt_name("const_f32_%d", g->n_consts++), OX_FLOAT, 0, NULL, &v);
 }
@@ -238,6 +250,10 @@ int ox_out(ox_graph *g, ox_node *n) {
     return v;
 }
 
+void ox_out_none(ox_node *n) {
+    if (n->n_out < OX_MAX_IO) n->out[n->n_out++] = -1;
+}
+
 static ox_attr *attr(ox_node *n, const char *name, int type) {
     static ox_attr dummy;
     if (n->n_attrs >= OX_MAX_ATTRS) return &dummy;
@@ -250,6 +266,7 @@ static ox_attr *attr(ox_node *n, const char *name, int type) {
 
 void ox_attr_int(ox_node *n, const char *name, int64_t v) { attr(n, name, 2)->i = v; }
 void ox_attr_float(ox_node *n, const char *name, float v) { attr(n, name, 1)->f = v; }
+void ox_attr_string(ox_node *n, const char *name, const char *literal) { attr(n, name, 3)->s = literal; }
 void ox_attr_ints(ox_node *n, const char *name, int count, const int64_t *v) {
     ox_attr *a = attr(n, name, 7);
     a->n_ints = count < OX_MAX_DIMS ? count : OX_MAX_DIMS;
@@ -257,7 +274,12 @@ void ox_attr_ints(ox_node *n, const char *name, int count, const int64_t *v) {
 }
 
 void ox_output(ox_graph *g, int v, const char *name, int elem_type, int ndim, const int64_t *dims) {
-    if (v < 0 || g->n_outputs >= (int)(sizeof g->outputs / sizeof g->outputs[0])) {
+    ox_output_sym(g, v, name, elem_type, ndim, dims, NULL);
+}
+
+void ox_output_sym(ox_graph *g, int v, const char *name, int elem_type, int ndim,
+                   const int64_t *dims, const char *const *params) {
+    if (v < 0 || ndim > OX_MAX_DIMS || g->n_outputs >= (int)(sizeof g->outputs / sizeof g->outputs[0])) {
         g->failed = 1;
         return;
     }
@@ -282,6 +304,7 @@ void ox_output(ox_graph *g, int v, const char *name, int elem_type, int ndim, co
     io->elem_type = elem_type;
     io->ndim = ndim;
     memcpy(io->dims, dims, (size_t)ndim * sizeof *dims);
+    for (int i = 0; i < ndim; i++) io->params[i] = params ? params[i] : NULL;
 }
 
 const ox_stats *ox_graph_stats(const ox_graph *g) { return &g->stats; }
@@ -303,7 +326,7 @@ static unsigned char *prune(ox_graph *g) {
     for (int i = g->n_nodes - 1; i >= 0; i--) {
         ox_node *n = &g->nodes[i];
         for (int j = 0; j < n->n_out; j++)
-            if (need[n->out[j]]) keep[i] = 1;
+            if (n->out[j] >= 0 && need[n->out[j]]) keep[i] = 1;
         if (!keep[i]) continue;
         for (int j = 0; j < n->n_in; j++)
             if (n->in[j] >= 0) need[n->in[j]] = 1;
@@ -415,7 +438,8 @@ static void encode_value_info(pb_buf *out, int field, const char *name, const ox
     pb_buf vi = {0}, type = {0}, tt = {0}, shape = {0};
     for (int i = 0; i < io->ndim; i++) {
         pb_buf dim = {0};
-        pb_int(&dim, 1, io->dims[i]);
+        if (io->params[i]) pb_string(&dim, 2, io->params[i]);
+        else pb_int(&dim, 1, io->dims[i]);
         pb_message(&shape, 1, &dim);
     }
     pb_int(&tt, 1, io->elem_type);
@@ -429,9 +453,10 @@ static void encode_value_info(pb_buf *out, int field, const char *name, const ox
 static void encode_node(pb_buf *out, const ox_graph *g, const ox_node *n) {
     pb_buf nb = {0};
     for (int i = 0; i < n->n_in; i++) pb_string(&nb, 1, n->in[i] >= 0 ? g->values[n->in[i]].name : "");
-    for (int i = 0; i < n->n_out; i++) pb_string(&nb, 2, g->values[n->out[i]].name);
+    for (int i = 0; i < n->n_out; i++) pb_string(&nb, 2, n->out[i] >= 0 ? g->values[n->out[i]].name : "");
     pb_string(&nb, 3, n->name);
     pb_string(&nb, 4, n->op);
+    if (n->domain) pb_string(&nb, 7, n->domain);
     for (int i = 0; i < n->n_attrs; i++) {
         const ox_attr *a = &n->attrs[i];
         pb_buf ab = {0};
@@ -506,6 +531,14 @@ static pb_buf encode_model(const ox_graph *g, const unsigned char *need, const o
     pb_string(&opset, 1, "");
     pb_int(&opset, 2, o->opset);
     pb_message(&model, 8, &opset);
+    for (int i = 0; i < g->n_nodes; i++) /* contrib operators: their domain's opset 1 */
+        if (g->nodes[i].domain) {
+            pb_buf ms = {0};
+            pb_string(&ms, 1, OX_MS_DOMAIN);
+            pb_int(&ms, 2, 1);
+            pb_message(&model, 8, &ms);
+            break;
+        }
     for (const char **m = o->metadata; m && m[0] && m[1]; m += 2) {
         pb_buf e = {0};
         pb_string(&e, 1, m[0]);
