@@ -84,6 +84,22 @@ static int experts_f32(gx *e, const char *name, const gptoss_mxfp4 *q) {
     return ox_weight(e->g, name, OX_FLOAT, 3, dims, &p, 1);
 }
 
+/* MXFP4 experts [E, rows, cols] as QMoE 8-bit weights: codes u8 [E, rows, cols] (128 + 2 x
+ * value) and fp32 scales [E, rows, cols/32] (half the block scale). ONNX Runtime's CPU QMoE
+ * dequantizes (code - 128) x scale in fp32: exactly the MXFP4 value. */
+static void experts_q8(gx *e, const char *name, const gptoss_mxfp4 *q, int *codes, int *scales) {
+    int64_t G = q->cols / 32, rows = q->n_experts * q->rows;
+    char full[128];
+    ox_part pc = {.conv = OX_MXFP4_Q8, .src = q->blocks, .rows = rows, .cols = q->cols, .stride = q->cols};
+    pc.mapped = gptoss_onnx_in_mapping(e->m, q->blocks, (size_t)(rows * G * 16));
+    snprintf(full, sizeof full, "%s.q8", name);
+    *codes = ox_weight(e->g, full, OX_UINT8, 3, (int64_t[]){q->n_experts, q->rows, q->cols}, &pc, 1);
+    ox_part ps = {.conv = OX_E8M0_HALF_F32, .src = q->scales, .rows = rows, .cols = G, .stride = G};
+    ps.mapped = gptoss_onnx_in_mapping(e->m, q->scales, (size_t)(rows * G));
+    snprintf(full, sizeof full, "%s.scales", name);
+    *scales = ox_weight(e->g, full, OX_FLOAT, 3, (int64_t[]){q->n_experts, q->rows, G}, &ps, 1);
+}
+
 /* ---- node helpers --------------------------------------------------------------------- */
 
 static int op2(gx *e, const char *op, const char *name, int a, int b) {
@@ -243,20 +259,31 @@ static int moe(gx *e, int l, int t) {
     snprintf(nm, sizeof nm, "/block%d/mlp/gate", l);
     int router = linear(e, nm, t, w, bias);
 
+    int q8 = e->o->weights == GPTOSS_GENAI_INT8;
+    int w1, s1 = -1, w2, s2 = -1;
     snprintf(wn, sizeof wn, "block%d.mlp.mlp1_weight", l);
-    int w1 = experts_f32(e, wn, &b->mlp1);
+    if (q8) experts_q8(e, wn, &b->mlp1, &w1, &s1);
+    else w1 = experts_f32(e, wn, &b->mlp1);
     snprintf(wn, sizeof wn, "block%d.mlp.mlp1_bias", l);
     int b1 = vec(e, wn, b->b1, 2, (int64_t[]){e->E, 2 * e->I});
     snprintf(wn, sizeof wn, "block%d.mlp.mlp2_weight", l);
-    int w2 = experts_f32(e, wn, &b->mlp2);
+    if (q8) experts_q8(e, wn, &b->mlp2, &w2, &s2);
+    else w2 = experts_f32(e, wn, &b->mlp2);
     snprintf(wn, sizeof wn, "block%d.mlp.mlp2_bias", l);
     int b2 = vec(e, wn, b->b2, 2, (int64_t[]){e->E, e->H});
 
-    snprintf(nm, sizeof nm, "/block%d/mlp/moe", l);
-    ox_node *n = ox_node_new(e->g, "MoE", "%s", nm);
+    snprintf(nm, sizeof nm, q8 ? "/block%d/mlp/qmoe" : "/block%d/mlp/moe", l);
+    ox_node *n = ox_node_new(e->g, q8 ? "QMoE" : "MoE", "%s", nm);
     n->domain = OX_MS_DOMAIN;
-    int ins[6] = {t, router, w1, b1, w2, b2};
-    for (int i = 0; i < 6; i++) ox_in(n, ins[i]);
+    if (q8) {
+        int ins[8] = {t, router, w1, s1, b1, w2, s2, b2};
+        for (int i = 0; i < 8; i++) ox_in(n, ins[i]);
+        ox_attr_int(n, "expert_weight_bits", 8);
+        ox_attr_int(n, "block_size", 32);
+    } else {
+        int ins[6] = {t, router, w1, b1, w2, b2};
+        for (int i = 0; i < 6; i++) ox_in(n, ins[i]);
+    }
     ox_attr_int(n, "k", e->k);
     ox_attr_string(n, "activation_type", "swiglu");
     ox_attr_int(n, "swiglu_fusion", 1); /* interleaved: glu at even rows, linear at odd */

@@ -2,6 +2,7 @@
 #include "onnx/graph.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,7 +125,7 @@ static size_t elem_size(int t) {
 
 static size_t part_bytes(const ox_part *p) {
     size_t n = (size_t)p->rows * (size_t)p->cols;
-    return p->conv == OX_COPY ? n * p->elem : n * 4;
+    return p->conv == OX_COPY ? n * p->elem : p->conv == OX_MXFP4_Q8 ? n : n * 4;
 }
 
 static ox_init *new_init(ox_graph *g, char *name, int elem_type, int ndim, const int64_t *dims) {
@@ -405,16 +406,30 @@ static int emit_part(sink *s, const ox_part *p) {
                 memcpy(&v, h + c, 2);
                 tmp[c] = bf16_to_f32(v);
             }
+        } else if (p->conv == OX_MXFP4_Q8) {
+            const uint8_t *b = src + (size_t)r * (size_t)(p->cols / 2);
+            uint8_t *q = (uint8_t *)tmp;
+            for (int64_t c = 0; c < p->cols / 2; c++) {
+                q[2 * c] = (uint8_t)(128 + (int)(2.0f * gptoss_fp4_values[b[c] & 15]));
+                q[2 * c + 1] = (uint8_t)(128 + (int)(2.0f * gptoss_fp4_values[b[c] >> 4]));
+            }
+        } else if (p->conv == OX_E8M0_HALF_F32) {
+            const uint8_t *b = src + (size_t)r * (size_t)p->stride;
+            for (int64_t c = 0; c < p->cols; c++) tmp[c] = ldexpf(1.0f, (int)b[c] - 128);
         } else {
             size_t groups = (size_t)(p->cols / 32);
             mxfp4_decode_row(tmp, src + (size_t)r * groups * 16, p->scales + (size_t)r * groups, p->cols);
         }
-        put(s, tmp, (size_t)p->cols * sizeof(float));
+        put(s, tmp, (size_t)p->cols * (p->conv == OX_MXFP4_Q8 ? 1 : sizeof(float)));
         if (r % 4096 == 4095 || r == p->rows - 1) { /* release what this stretch of rows read */
             int64_t r0 = r - r % 4096;
             size_t n = (size_t)(r - r0 + 1);
             if (p->conv == OX_BF16_F32) {
                 release(p, (const uint16_t *)src + (size_t)r0 * (size_t)p->stride, n * (size_t)p->stride * 2);
+            } else if (p->conv == OX_MXFP4_Q8) {
+                release(p, src + (size_t)r0 * (size_t)(p->cols / 2), n * (size_t)(p->cols / 2));
+            } else if (p->conv == OX_E8M0_HALF_F32) {
+                release(p, src + (size_t)r0 * (size_t)p->stride, n * (size_t)p->stride);
             } else {
                 size_t groups = (size_t)(p->cols / 32);
                 release(p, src + (size_t)r0 * groups * 16, n * groups * 16);

@@ -41,6 +41,10 @@ typedef enum ox_conv {
     OX_COPY,       /* elem-byte elements, copied as they are */
     OX_BF16_F32,   /* bf16 -> f32 */
     OX_MXFP4_F32,  /* src = MXFP4 blocks [rows, cols/32, 16], scales [rows, cols/32] -> f32 */
+    OX_MXFP4_Q8,   /* src = MXFP4 blocks [rows, cols/32, 16] -> u8 128 + 2 x value (the
+                    * integers 116..140: exact), one byte per element */
+    OX_E8M0_HALF_F32, /* src = MXFP4 scale bytes [rows, cols] -> f32 2^(byte - 128), half
+                    * the block's power-of-two scale (so that q8 x it is the value) */
 } ox_conv;
 
 typedef struct ox_part {
