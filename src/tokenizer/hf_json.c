@@ -159,14 +159,27 @@ static int write_tokenizer_json(FILE *f, const gptoss_tokenizer *tok) {
 /* The harmony chat template: each message as <|start|>{role}[<|channel|>{channel}]
  * <|message|>{content}<|end|>, an assistant prompt <|start|>assistant at the end. Messages
  * are rendered as given (no implied system message), as openai-harmony's
- * render_conversation_for_completion renders text messages. */
+ * render_conversation_for_completion renders text messages, including its
+ * auto_drop_analysis: when the last assistant message is on the final channel, analysis
+ * messages before the first final one are left out. */
 static const char gptoss_harmony_chat_template[] =
-    "{% for message in messages %}"
+    "{%- set ns = namespace(last_is_final=false, first_final=-1) -%}"
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'assistant' -%}"
+    "{%- set ns.last_is_final = message['channel'] == 'final' -%}"
+    "{%- endif -%}"
+    "{%- if message['channel'] == 'final' and ns.first_final < 0 -%}"
+    "{%- set ns.first_final = loop.index0 -%}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- for message in messages -%}"
+    "{%- if not (ns.last_is_final and loop.index0 < ns.first_final and message['channel'] == 'analysis') -%}"
     "<|start|>{{ message['role'] }}"
-    "{% if message['channel'] %}<|channel|>{{ message['channel'] }}{% endif %}"
+    "{%- if message['channel'] -%}<|channel|>{{ message['channel'] }}{%- endif -%}"
     "<|message|>{{ message['content'] }}<|end|>"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}<|start|>assistant{% endif %}";
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}<|start|>assistant{%- endif -%}";
 
 static int write_tokenizer_config(FILE *f, const gptoss_tokenizer *tok, int64_t max_length) {
     char name[64];
