@@ -6,7 +6,8 @@
   tokens on small, past both presets' 8-token sliding window); the tokens equal the
   engine's argmax at every step, and the logits of the prefill (every prompt position) and
   of every decode step agree with the engine's (one `gptoss run --dump` over the final
-  sequence gives the logits at every position).
+  sequence gives the logits at every position). Two sequences in one batch generate what
+  each generates alone.
   Tolerance 2e-5 on logits: both sides compute in fp32, in different summation orders
   (ONNX Runtime's fused RMSNorm accumulates in fp32 where the engine uses float64, its MoE
   takes the softmax over all experts then renormalises the k selected, the attention and
@@ -74,6 +75,23 @@ def generate(folder, prompt_ids, n):
         out.append(int(gen.get_next_tokens()[0]))
         steps.append(np.array(gen.get_output("logits"))[0, -1])
     return out, prefill, steps
+
+
+def batch_check(folder, prompts, n):
+    """Two sequences in one batch generate what each generates alone (dynamic batch)."""
+    model = og.Model(folder)
+    params = og.GeneratorParams(model)
+    params.set_search_options(max_length=len(prompts[0]) + n, do_sample=False, batch_size=len(prompts))
+    gen = og.Generator(model, params)
+    gen.append_tokens(np.array(prompts, dtype=np.int32))
+    while not gen.is_done():
+        gen.generate_next_token()
+    for i, p in enumerate(prompts):
+        alone = generate(folder, p, n)[0]
+        got = [int(t) for t in gen.get_sequence(i)][len(p):]
+        if got != alone:
+            fail(f"batch: sequence {i} generates {got} in a batch, {alone} alone")
+    print(f"batch: {len(prompts)} sequences in one batch generate what each generates alone")
 
 
 def engine_logits(ckpt, ids, tmp):
@@ -189,6 +207,7 @@ def main():
             export(ckpt, folder)
             structural_check(folder, layers)
             compare_generation(f"{name} fp32", ckpt, folder, prompt, n, tmp, TOL)
+        batch_check(os.path.join(tmp, "small"), [prompt, [12194, 1354, 11, 1495, 553, 481, 5306]], 16)
         tokenizer_corpus(os.path.join(tmp, "tiny"))
         chat_template(os.path.join(tmp, "tiny"))
         q8 = os.path.join(tmp, "small-int8")

@@ -43,6 +43,9 @@ static const char *const DIM_BS[2] = {"batch_size", "sequence_length"};
 static const char *const DIM_MASK[2] = {"batch_size", "total_sequence_length"};
 static const char *const DIM_PAST[4] = {"batch_size", NULL, "past_sequence_length", NULL};
 static const char *const DIM_PRESENT[4] = {"batch_size", NULL, "total_sequence_length", NULL};
+/* the sliding layers' caches hold only the window: their own lengths */
+static const char *const DIM_PAST_SLIDING[4] = {"batch_size", NULL, "past_sliding_length", NULL};
+static const char *const DIM_PRESENT_SLIDING[4] = {"batch_size", NULL, "present_sliding_length", NULL};
 static const char *const DIM_LOGITS[3] = {"batch_size", "sequence_length", NULL};
 
 /* ---- weights -------------------------------------------------------------------------- */
@@ -199,6 +202,9 @@ static int rope_caches(gx *e) {
     return 0;
 }
 
+/* Whether block l attends within the sliding window (even blocks, as the reference). */
+static int sliding(const gx *e, int l) { return e->m->cfg.sliding_window > 0 && l % 2 == 0; }
+
 static int attention(gx *e, int l, int t, int past_k, int past_v, int *present_k, int *present_v) {
     const gptoss_block *b = &e->m->blocks[l];
     char nm[NM], wn[96];
@@ -230,8 +236,10 @@ static int attention(gx *e, int l, int t, int past_k, int past_v, int *present_k
     ox_attr_int(n, "kv_num_heads", e->nkv);
     ox_attr_int(n, "do_rotary", 1);
     ox_attr_int(n, "rotary_interleaved", 0);
-    int sliding = e->m->cfg.sliding_window > 0 && l % 2 == 0;
-    ox_attr_int(n, "local_window_size", sliding ? e->m->cfg.sliding_window : -1);
+    ox_attr_int(n, "local_window_size", sliding(e, l) ? e->m->cfg.sliding_window : -1);
+    /* window-sized cache buffers on the sliding layers (onnxruntime-genai sizes them from
+     * genai_config.json's sliding_window block) */
+    if (sliding(e, l)) ox_attr_int(n, "sliding_window_cache", 1);
     int a = ox_out(e->g, n);
     *present_k = ox_out(e->g, n);
     *present_v = ox_out(e->g, n);
@@ -304,9 +312,10 @@ static gptoss_status build(gx *e) {
     for (int l = 0; l < m->n_layers; l++) {
         char nm[64];
         snprintf(nm, sizeof nm, "past_key_values.%d.key", l);
-        past[2 * l] = ox_input_sym(e->g, nm, OX_FLOAT, 4, kvd, DIM_PAST);
+        const char *const *dims = sliding(e, l) ? DIM_PAST_SLIDING : DIM_PAST;
+        past[2 * l] = ox_input_sym(e->g, nm, OX_FLOAT, 4, kvd, dims);
         snprintf(nm, sizeof nm, "past_key_values.%d.value", l);
-        past[2 * l + 1] = ox_input_sym(e->g, nm, OX_FLOAT, 4, kvd, DIM_PAST);
+        past[2 * l + 1] = ox_input_sym(e->g, nm, OX_FLOAT, 4, kvd, dims);
     }
     ox_node *n = ox_node_new(e->g, "Shape", "/input_ids/shape");
     ox_in(n, ids);
@@ -341,10 +350,11 @@ static gptoss_status build(gx *e) {
     ox_output_sym(e->g, logits, "logits", OX_FLOAT, 3, (int64_t[]){0, 0, e->V}, DIM_LOGITS);
     for (int l = 0; l < m->n_layers; l++) {
         char nm[64];
+        const char *const *dims = sliding(e, l) ? DIM_PRESENT_SLIDING : DIM_PRESENT;
         snprintf(nm, sizeof nm, "present.%d.key", l);
-        ox_output_sym(e->g, presents[2 * l], nm, OX_FLOAT, 4, kvd, DIM_PRESENT);
+        ox_output_sym(e->g, presents[2 * l], nm, OX_FLOAT, 4, kvd, dims);
         snprintf(nm, sizeof nm, "present.%d.value", l);
-        ox_output_sym(e->g, presents[2 * l + 1], nm, OX_FLOAT, 4, kvd, DIM_PRESENT);
+        ox_output_sym(e->g, presents[2 * l + 1], nm, OX_FLOAT, 4, kvd, dims);
     }
     return GPTOSS_OK;
 }
@@ -376,16 +386,27 @@ static int write_config(FILE *f, const gx *e) {
             "      },\n"
             "      \"num_attention_heads\": %lld,\n"
             "      \"num_hidden_layers\": %d,\n"
-            "      \"num_key_value_heads\": %lld\n"
+            "      \"num_key_value_heads\": %lld%s\n",
+            (long long)e->ctx, (long long)e->d, (long long)e->H, (long long)e->nh, e->m->n_layers,
+            (long long)e->nkv, c->sliding_window > 0 ? "," : "");
+    if (c->sliding_window > 0) {
+        fprintf(f, "      \"sliding_window\": {\"window_size\": %d, \"slide_key_value_cache\": false, "
+                   "\"slide_inputs\": false, \"cache_slack\": 0, \"layers\": [", c->sliding_window);
+        for (int l = 0, first = 1; l < e->m->n_layers; l++)
+            if (sliding(e, l)) {
+                fprintf(f, "%s%d", first ? "" : ", ", l);
+                first = 0;
+            }
+        fprintf(f, "]}\n");
+    }
+    fprintf(f,
             "    },\n"
             "    \"eos_token_id\": [200002, 199999, 200012],\n"
             "    \"pad_token_id\": 199999,\n"
             "    \"type\": \"gptoss\",\n"
             "    \"vocab_size\": %lld\n"
             "  },\n",
-            (long long)e->ctx, (long long)e->d, (long long)e->H, (long long)e->nh, e->m->n_layers,
-            (long long)e->nkv, (long long)e->V);
-    (void)c;
+            (long long)e->V);
     /* gpt-oss's generation_config.json: sampling at temperature 1 */
     fprintf(f,
             "  \"search\": {\n"
