@@ -18,7 +18,8 @@
 typedef enum gptoss_genai_weights {
     GPTOSS_GENAI_FP32 = 0, /* every weight fp32, MXFP4 decoded exactly (the default) */
     GPTOSS_GENAI_INT8,     /* experts as QMoE 8-bit blocks of 32 with power-of-two scales:
-                            * MXFP4 x 2 are the integers -12..12, so this holds them exactly */
+                            * MXFP4 x 2 are the integers -12..12, so this stores them exactly;
+                            * ONNX Runtime's CPU QMoE kernel computes approximately with them */
 } gptoss_genai_weights;
 
 typedef struct gptoss_genai_options {
