@@ -94,6 +94,8 @@ done
 # the engine's greedy continuation (from our fp32 folder, checked against the engine)
 cont=$(locked "$py" bench/ortgenai_run.py "$out/gptoss-fp32" --tokens "$prompt" --greedy "$decode" 2>"$out/greedy.log") ||
   { echo "bench_ortgenai: greedy run failed (see $out/greedy.log)" >&2; exit 1; }
+echo "$prompt" > "$out/prompt.txt"
+echo "$cont" > "$out/continuation.txt"
 locked "$bin" run -m "$model" --tokens "$prompt,$cont" --dump "$out/engine.safetensors" --top 1 >"$out/engine.log" 2>&1 ||
   { echo "bench_ortgenai: engine run failed (see $out/engine.log)" >&2; exit 1; }
 engine_agrees=$("$py" - "$out/engine.safetensors" "$prompt_tokens" "$cont" <<'EOF'

@@ -19,10 +19,12 @@
   onnxruntime-genai's logits must be as close to it as the official model's own fp32 ones
   (mean |diff| within 1.25x, max within 2x; measured 1.25e-6 / 1.24e-5 against torch's
   1.17e-6 / 1.14e-5; the engine, with its float64 RMSNorm, is at 7.4e-7 / 6.2e-6).
-- --weights int8 (QMoE): the expert codes hold MXFP4 exactly, but ONNX Runtime's CPU QMoE
-  kernel computes them approximately (a single QMoE node with exactly representable
-  weights differs from MoE on the same weights by ~1% relative), so the test bounds that
-  error (logits within 1.0, greedy tokens 90% equal) and prints it, hiding nothing.
+- --weights int8, the compact option, is inexact twice over: the expert codes hold MXFP4
+  exactly but ONNX Runtime's CPU QMoE kernel computes approximately with them (a single
+  QMoE node with exactly representable weights differs from MoE on the same weights by ~1%
+  relative), and the dense matrices are re-quantized to 8 bits. The test bounds that error
+  (logits within 3.0, greedy tokens 85% equal; measured 1.4 and 60/64 on small over 64
+  tokens) and prints it, hiding nothing.
 - The tokenizer: tokenizer.json loaded by Hugging Face `tokenizers` encodes the corpus of
   tests/test_tokenizer_tiktoken.py exactly as `gptoss tokenize --allow-special` (every
   case but those spelling <|reserved_200018|>, the second name tiktoken gives id 200018:
@@ -240,7 +242,7 @@ def main():
         q8 = os.path.join(tmp, "small-int8")
         export(small, q8, "--weights", "int8")
         structural_check(q8, 4)
-        compare_generation("small int8 (QMoE)", small, q8, prompt, 32, tmp, 1.0, min_equal=0.9)
+        compare_generation("small int8", small, q8, prompt, 32, tmp, 3.0, min_equal=0.85)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 1 if testlib.failures else 0

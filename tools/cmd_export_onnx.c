@@ -25,10 +25,11 @@ static void help(void) {
         "tokenizer.json and tokenizer_config.json (o200k_harmony with a harmony chat template).\n"
         "Everything is written into a temporary folder beside OUTDIR and renamed at the end.\n"
         "  --weights fp32             every weight fp32, MXFP4 experts decoded exactly (default)\n"
-        "  --weights int8             experts as 8-bit blocks with power-of-two scales (QMoE):\n"
-        "                             they store MXFP4 exactly in a quarter of the bytes, but\n"
-        "                             ONNX Runtime's CPU QMoE computes approximately with them\n"
-        "                             (logits about 0.1 to 2 from the engine's)\n"
+        "  --weights int8             compact and inexact: experts as 8-bit blocks with\n"
+        "                             power-of-two scales (QMoE; they store MXFP4 exactly, but\n"
+        "                             ONNX Runtime's CPU QMoE computes approximately with them),\n"
+        "                             qkv, attention out and unembedding re-quantized to 8 bits\n"
+        "                             (MatMulNBits); logits about 1 to 2 from the engine's\n"
         "  --context-length N         RoPE cache length and default max_length (default: the\n"
         "                             model's, initial_context_length x rope scaling factor)\n"
         "\n"
@@ -165,7 +166,7 @@ int cmd_export_onnx(int argc, char **argv) {
     if (st != GPTOSS_OK) return cli_fail(CMD, st);
     if (!quiet && genai) {
         printf("%s: onnxruntime-genai folder, %d blocks, %s weights\n", out, layers,
-               go.weights == GPTOSS_GENAI_INT8 ? "int8 experts" : "fp32");
+               go.weights == GPTOSS_GENAI_INT8 ? "int8" : "fp32");
         printf("  %zu nodes, %zu initializers (%zu external), model %.1f KB, data %.1f MB\n",
                stats.nodes, stats.initializers, stats.external, stats.model_bytes / 1e3,
                stats.data_bytes / 1e6);

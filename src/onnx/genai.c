@@ -120,6 +120,43 @@ static int cast(gx *e, const char *name, int x, int to) {
     return ox_out(e->g, n);
 }
 
+/* y = x W^T + b for the stacked matrices ws, as MatMulNBits 8-bit (blocks of 32) with the
+ * bias added after; b may be -1. */
+static int linear_q8(gx *e, const char *name, const char *wname, int x, const gptoss_mat *const *ws,
+                     int nw, int b) {
+    ox_part codes[OX_MAX_PARTS], scales[OX_MAX_PARTS];
+    int64_t N = 0, K = ws[0]->cols;
+    for (int i = 0; i < nw; i++) {
+        const gptoss_mat *w = ws[i];
+        codes[i] = (ox_part){.conv = OX_Q8_CODES, .src = w->data, .rows = w->rows, .cols = w->cols,
+                             .stride = w->stride, .elem = gptoss_dtype_size(w->dtype)};
+        codes[i].mapped = gptoss_onnx_in_mapping(e->m, w->data, (size_t)(w->rows * w->stride) * codes[i].elem);
+        scales[i] = codes[i];
+        scales[i].conv = OX_Q8_SCALES;
+        N += w->rows;
+    }
+    char full[128], nm[NM];
+    snprintf(full, sizeof full, "%s.q8", wname);
+    int wq = ox_weight(e->g, full, OX_UINT8, 3, (int64_t[]){N, K / 32, 32}, codes, nw);
+    snprintf(full, sizeof full, "%s.scales", wname);
+    int ws_ = ox_weight(e->g, full, OX_FLOAT, 2, (int64_t[]){N, K / 32}, scales, nw);
+    snprintf(nm, sizeof nm, "%s/matmul", name);
+    ox_node *n = ox_node_new(e->g, "MatMulNBits", "%s", nm);
+    n->domain = OX_MS_DOMAIN;
+    ox_in(n, x);
+    ox_in(n, wq);
+    ox_in(n, ws_);
+    ox_attr_int(n, "K", K);
+    ox_attr_int(n, "N", N);
+    ox_attr_int(n, "bits", 8);
+    ox_attr_int(n, "block_size", 32);
+    ox_attr_int(n, "accuracy_level", 4);
+    int y = ox_out(e->g, n);
+    if (b < 0) return y;
+    snprintf(nm, sizeof nm, "%s/bias", name);
+    return op2(e, "Add", nm, y, b);
+}
+
 /* y = x W^T + b (b may be -1) */
 static int linear(gx *e, const char *name, int x, int w, int b) {
     ox_node *n = ox_node_new(e->g, "Gemm", "%s", name);
@@ -211,8 +248,9 @@ static int attention(gx *e, int l, int t, int past_k, int past_v, int *present_k
     char nm[NM], wn[96];
     int64_t nq = e->nh * e->d, nk = e->nkv * e->d, nqkv = nq + 2 * nk;
     const gptoss_mat *ws[3] = {&b->wq, &b->wk, &b->wv};
+    int q8 = e->o->weights == GPTOSS_GENAI_INT8;
     snprintf(wn, sizeof wn, "block%d.attn.qkv.weight", l);
-    int w = mat(e, wn, ws, 3);
+    int w = q8 ? -1 : mat(e, wn, ws, 3);
     ox_part bp[3] = {
         {.conv = OX_COPY, .src = b->bq, .rows = 1, .cols = nq, .stride = nq, .elem = 4},
         {.conv = OX_COPY, .src = b->bk, .rows = 1, .cols = nk, .stride = nk, .elem = 4},
@@ -221,7 +259,7 @@ static int attention(gx *e, int l, int t, int past_k, int past_v, int *present_k
     snprintf(wn, sizeof wn, "block%d.attn.qkv.bias", l);
     int bias = ox_weight(e->g, wn, OX_FLOAT, 1, &nqkv, bp, 3);
     snprintf(nm, sizeof nm, "/block%d/attn/qkv", l);
-    int qkv = linear(e, nm, t, w, bias);
+    int qkv = q8 ? linear_q8(e, nm, wn, t, ws, 3, bias) : linear(e, nm, t, w, bias);
     snprintf(nm, sizeof nm, "/block%d/attn/qkv_bsc", l);
     qkv = to_bsc(e, nm, qkv, nqkv);
 
@@ -249,12 +287,13 @@ static int attention(gx *e, int l, int t, int past_k, int past_v, int *present_k
     a = op2(e, "Reshape", nm, a, ox_const_i64(e->g, 2, flat));
 
     const gptoss_mat *wo[1] = {&b->wo};
+    char bn[96];
+    snprintf(bn, sizeof bn, "block%d.attn.out.bias", l);
+    bias = vec(e, bn, b->bo, 1, &e->H);
     snprintf(wn, sizeof wn, "block%d.attn.out.weight", l);
-    w = mat(e, wn, wo, 1);
-    snprintf(wn, sizeof wn, "block%d.attn.out.bias", l);
-    bias = vec(e, wn, b->bo, 1, &e->H);
     snprintf(nm, sizeof nm, "/block%d/attn/out", l);
-    return linear(e, nm, a, w, bias);
+    if (q8) return linear_q8(e, nm, wn, a, wo, 1, bias);
+    return linear(e, nm, a, mat(e, wn, wo, 1), bias);
 }
 
 static int moe(gx *e, int l, int t) {
@@ -346,7 +385,9 @@ static gptoss_status build(gx *e) {
     }
     int t = norm(e, "/final/norm", &x, y, "norm.scale", m->norm);
     const gptoss_mat *wu[1] = {&m->unembedding};
-    int logits = linear(e, "/unembedding", t, mat(e, "unembedding.weight", wu, 1), -1);
+    int logits = e->o->weights == GPTOSS_GENAI_INT8
+                     ? linear_q8(e, "/unembedding", "unembedding.weight", t, wu, 1, -1)
+                     : linear(e, "/unembedding", t, mat(e, "unembedding.weight", wu, 1), -1);
     logits = to_bsc(e, "/logits", logits, e->V);
     ox_output_sym(e->g, logits, "logits", OX_FLOAT, 3, (int64_t[]){0, 0, e->V}, DIM_LOGITS);
     for (int l = 0; l < m->n_layers; l++) {

@@ -17,9 +17,11 @@
 
 typedef enum gptoss_genai_weights {
     GPTOSS_GENAI_FP32 = 0, /* every weight fp32, MXFP4 decoded exactly (the default) */
-    GPTOSS_GENAI_INT8,     /* experts as QMoE 8-bit blocks of 32 with power-of-two scales:
-                            * MXFP4 x 2 are the integers -12..12, so this stores them exactly;
-                            * ONNX Runtime's CPU QMoE kernel computes approximately with them */
+    GPTOSS_GENAI_INT8,     /* compact: experts as QMoE 8-bit blocks of 32 with power-of-two
+                            * scales (MXFP4 x 2 are the integers -12..12: stored exactly, but
+                            * ONNX Runtime's CPU QMoE kernel computes approximately with them);
+                            * qkv, attention out and unembedding re-quantized to 8-bit blocks
+                            * of 32 (MatMulNBits, inexact); embedding, router, norms fp32 */
 } gptoss_genai_weights;
 
 typedef struct gptoss_genai_options {

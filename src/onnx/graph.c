@@ -125,7 +125,12 @@ static size_t elem_size(int t) {
 
 static size_t part_bytes(const ox_part *p) {
     size_t n = (size_t)p->rows * (size_t)p->cols;
-    return p->conv == OX_COPY ? n * p->elem : p->conv == OX_MXFP4_Q8 ? n : n * 4;
+    switch (p->conv) {
+    case OX_COPY: return n * p->elem;
+    case OX_MXFP4_Q8: case OX_Q8_CODES: return n;
+    case OX_Q8_SCALES: return n / 32 * 4;
+    default: return n * 4;
+    }
 }
 
 static ox_init *new_init(ox_graph *g, char *name, int elem_type, int ndim, const int64_t *dims) {
@@ -380,6 +385,22 @@ static void release(const ox_part *part, const void *p, size_t n) {
     if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
+/* One row [cols] (cols a multiple of 32) quantized in blocks of 32: codes and scales. */
+static void q8_row(const float *w, int64_t cols, uint8_t *codes, float *scales) {
+    for (int64_t b = 0; b < cols / 32; b++) {
+        const float *x = w + b * 32;
+        float amax = 0.0f;
+        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
+        float sc = amax > 0.0f ? amax / 127.0f : 1.0f;
+        scales[b] = sc;
+        for (int i = 0; i < 32; i++) {
+            float q = nearbyintf(x[i] / sc);
+            q = q > 127.0f ? 127.0f : q < -127.0f ? -127.0f : q;
+            codes[b * 32 + i] = (uint8_t)(128 + (int)q);
+        }
+    }
+}
+
 static int emit_part(sink *s, const ox_part *p) {
     const uint8_t *src = p->src;
     if (p->conv == OX_COPY) {
@@ -394,6 +415,34 @@ static int emit_part(sink *s, const ox_part *p) {
         } else {
             for (int64_t r = 0; r < p->rows; r++) put(s, src + (size_t)r * (size_t)p->stride * p->elem, row);
         }
+        return s->failed ? -1 : 0;
+    }
+    if (p->conv == OX_Q8_CODES || p->conv == OX_Q8_SCALES) {
+        float *row = malloc((size_t)p->cols * sizeof(float) * 3);
+        if (!row) return -1;
+        uint8_t *codes = (uint8_t *)(row + p->cols);
+        float *scales = row + 2 * p->cols;
+        for (int64_t r = 0; r < p->rows && !s->failed; r++) {
+            const uint8_t *in = src + (size_t)r * (size_t)p->stride * p->elem;
+            for (int64_t c = 0; c < p->cols; c++) {
+                if (p->elem == 2) {
+                    uint16_t v;
+                    memcpy(&v, in + 2 * c, 2);
+                    row[c] = bf16_to_f32(v);
+                } else {
+                    memcpy(&row[c], in + 4 * c, 4);
+                }
+            }
+            q8_row(row, p->cols, codes, scales);
+            if (p->conv == OX_Q8_CODES) put(s, codes, (size_t)p->cols);
+            else put(s, scales, (size_t)(p->cols / 32) * sizeof(float));
+            if (r % 4096 == 4095 || r == p->rows - 1) { /* release what this stretch read */
+                int64_t r0 = r - r % 4096;
+                size_t row_bytes = (size_t)p->stride * p->elem;
+                release(p, src + (size_t)r0 * row_bytes, (size_t)(r - r0 + 1) * row_bytes);
+            }
+        }
+        free(row);
         return s->failed ? -1 : 0;
     }
     float *tmp = malloc((size_t)p->cols * sizeof(float));

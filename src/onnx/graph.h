@@ -45,6 +45,10 @@ typedef enum ox_conv {
                     * integers 116..140: exact), one byte per element */
     OX_E8M0_HALF_F32, /* src = MXFP4 scale bytes [rows, cols] -> f32 2^(byte - 128), half
                     * the block's power-of-two scale (so that q8 x it is the value) */
+    OX_Q8_CODES,   /* src = bf16 (elem 2) or f32 (elem 4) [rows, cols] -> u8 codes of a
+                    * symmetric 8-bit quantization in blocks of 32 along a row: 128 +
+                    * round(w / scale), scale = max |w| / 127 (MatMulNBits' layout) */
+    OX_Q8_SCALES,  /* the same source -> f32 scales [rows, cols / 32] */
 } ox_conv;
 
 typedef struct ox_part {
