@@ -117,8 +117,7 @@ static size_t elem_size(int t) {
     case OX_FLOAT: case OX_INT32: return 4;
     case OX_UINT8: return 1;
     case OX_INT64: case OX_DOUBLE: return 8;
-    case OX_BFLOAT16: case OX_FLOAT16: return 2;
-    case OX_INT8: return 1;
+    case OX_BFLOAT16: return 2;
     }
     return 0;
 }

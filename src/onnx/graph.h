@@ -25,8 +25,7 @@
 #include "gptoss.h"
 
 /* ONNX TensorProto data types. */
-enum { OX_FLOAT = 1, OX_UINT8 = 2, OX_INT8 = 3, OX_INT32 = 6, OX_INT64 = 7, OX_FLOAT16 = 10,
-       OX_DOUBLE = 11, OX_BFLOAT16 = 16 };
+enum { OX_FLOAT = 1, OX_UINT8 = 2, OX_INT32 = 6, OX_INT64 = 7, OX_DOUBLE = 11, OX_BFLOAT16 = 16 };
 
 #define OX_MAX_DIMS 6
 #define OX_MAX_IO 64
