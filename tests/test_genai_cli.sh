@@ -25,6 +25,13 @@ for f in model.onnx model.onnx.data genai_config.json tokenizer.json tokenizer_c
   cmp -s "$tmp/out/$f" "$tmp/again/$f" || fail "$f differs between two exports"
 done
 rm -rf "$tmp/again"
+# the compact option: MatMulNBits and QMoE weights, written the same way
+"$GPTOSS_BIN" export-onnx -m "$ck" -o "$tmp/q8" -q --context-length 256 --weights int8
+[ -s "$tmp/q8/model.onnx.data" ] || fail "--weights int8: no data"
+[ "$(stat -c %s "$tmp/q8/model.onnx.data")" -lt "$(stat -c %s "$tmp/out/model.onnx.data")" ] ||
+  fail "--weights int8 is not smaller than fp32"
+grep -aq QMoE "$tmp/q8/model.onnx" && grep -aq MatMulNBits "$tmp/q8/model.onnx" || fail "--weights int8: ops"
+rm -rf "$tmp/q8"
 
 # usage errors: exit 2, one line
 usage() {
