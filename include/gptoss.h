@@ -210,6 +210,13 @@ gptoss_status gptoss_tokenizer_decode(const gptoss_tokenizer *tok, const int32_t
 /* The bytes of one token (not NUL-terminated); NULL for an id out of range. */
 const char *gptoss_tokenizer_token(const gptoss_tokenizer *tok, int32_t id, size_t *len);
 
+/* Writes the tokenizer as Hugging Face files into folder dir: tokenizer.json (byte-level
+ * BPE with the o200k pattern and the 1090 special ids in id order; it encodes as
+ * gptoss_tokenizer_encode with allow_special) and tokenizer_config.json (special tokens,
+ * model_max_length, a chat template rendering harmony). Each file is written atomically. */
+gptoss_status gptoss_tokenizer_write_hf(const gptoss_tokenizer *tok, const char *dir,
+                                        int64_t model_max_length);
+
 /* ---- harmony chat format (as PyPI openai-harmony renders and parses it) --------------
  * A message is <|start|>{role}[ to={recipient}][<|channel|>{channel}][ {content_type}]
  * <|message|>{content}<|end|> (<|call|> for an assistant message with a recipient); each

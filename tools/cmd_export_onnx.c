@@ -8,14 +8,32 @@
 
 #include "cli.h"
 #include "onnx/export.h"
+#include "onnx/genai.h"
 #include "util.h"
 
 static const char *CMD = "export-onnx";
 
 static void help(void) {
     printf(
-        "usage: gptoss export-onnx -m DIR -o OUT.onnx [options]\n"
+        "usage: gptoss export-onnx -m DIR -o OUT.onnx [options]          (--target parity)\n"
+        "       gptoss export-onnx -m DIR -o OUTDIR --target genai [--weights fp32|int8]\n"
         "\n"
+        "--target genai writes folder OUTDIR (which must not exist) that onnxruntime-genai loads\n"
+        "and generates from: model.onnx + model.onnx.data (a decoder with a KV cache, dynamic\n"
+        "batch and sequence, ONNX Runtime's fused CPU operators GroupQueryAttention with the\n"
+        "sinks and the sliding window, MoE with the clamped SwiGLU), genai_config.json,\n"
+        "tokenizer.json and tokenizer_config.json (o200k_harmony with a harmony chat template).\n"
+        "Everything is written into a temporary folder beside OUTDIR and renamed at the end.\n"
+        "  --weights fp32             every weight fp32, MXFP4 experts decoded exactly (default)\n"
+        "  --weights int8             compact and inexact: experts as 8-bit blocks with\n"
+        "                             power-of-two scales (QMoE; they store MXFP4 exactly, but\n"
+        "                             ONNX Runtime's CPU QMoE computes approximately with them),\n"
+        "                             qkv, attention out and unembedding re-quantized to 8 bits\n"
+        "                             (MatMulNBits); logits about 1 to 2 from the engine's\n"
+        "  --context-length N         RoPE cache length and default max_length (default: the\n"
+        "                             model's, initial_context_length x rope scaling factor)\n"
+        "\n"
+        "--target parity (the default when -o names a .onnx file):\n"
         "Writes the model in checkpoint folder DIR (original or Hugging Face layout) as an\n"
         "ONNX graph of standard ai.onnx operators only, that ONNX Runtime's CPU provider runs\n"
         "and onnx.checker.check_model(full_check=True) accepts:\n"
@@ -29,7 +47,8 @@ static void help(void) {
         "\n"
         "options:\n"
         "  -m, --model DIR            checkpoint folder (config.json + *.safetensors)\n"
-        "  -o, --output FILE          the .onnx file to write\n"
+        "  -o, --output PATH          the .onnx file (parity) or the folder (genai) to write\n"
+        "  --target parity|genai      default: parity when PATH ends in .onnx, else genai\n"
         "  --max-layers N             export only the first N blocks\n"
         "  --sequence-length N        static S (default 32)\n"
         "  --emit-hidden-states       one more output per block: block{i}.output [S, H]\n"
@@ -60,8 +79,9 @@ static int parse_int(const char *opt, const char *s, long lo, long hi, long *out
 
 int cmd_export_onnx(int argc, char **argv) {
     const char *model_dir = NULL, *out = NULL;
-    long max_layers = 0, seq = 32, opset = GPTOSS_ONNX_DEFAULT_OPSET, threshold = 1024;
-    int quiet = 0;
+    long max_layers = 0, seq = 32, opset = GPTOSS_ONNX_DEFAULT_OPSET, threshold = 1024, ctx = 0;
+    int quiet = 0, parity_only = 0;
+    const char *target = NULL, *weights = NULL, *genai_only = NULL;
     gptoss_onnx_options o = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -71,11 +91,16 @@ int cmd_export_onnx(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "-m") || !strcmp(a, "--model") || !strcmp(a, "-o") || !strcmp(a, "--output") ||
                    !strcmp(a, "--max-layers") || !strcmp(a, "--sequence-length") || !strcmp(a, "--opset") ||
-                   !strcmp(a, "--external-threshold")) {
+                   !strcmp(a, "--external-threshold") || !strcmp(a, "--target") ||
+                   !strcmp(a, "--weights") || !strcmp(a, "--context-length")) {
             if (!v) return cli_usage_error(CMD, "%s: needs a value", a);
             i++;
             if (a[1] == 'm' || !strcmp(a, "--model")) model_dir = v;
             else if (a[1] == 'o' || !strcmp(a, "--output")) out = v;
+            else if (!strcmp(a, "--target")) target = v;
+            else if (!strcmp(a, "--weights")) weights = genai_only = v;
+            else if (!strcmp(a, "--context-length") && parse_int(a, v, 1, 1 << 24, &ctx))
+                return cli_usage_error(CMD, "--context-length %s: not a positive integer", v);
             else if (!strcmp(a, "--max-layers") && parse_int(a, v, 1, 1 << 20, &max_layers))
                 return cli_usage_error(CMD, "--max-layers %s: not a positive integer", v);
             else if (!strcmp(a, "--sequence-length") && parse_int(a, v, 1, 1 << 20, &seq))
@@ -101,7 +126,25 @@ int cmd_export_onnx(int argc, char **argv) {
         }
     }
     if (!model_dir) return cli_usage_error(CMD, "-m DIR is required");
-    if (!out) return cli_usage_error(CMD, "-o OUT.onnx is required");
+    if (!out) return cli_usage_error(CMD, "-o OUT.onnx (or -o OUTDIR --target genai) is required");
+    if (ctx) genai_only = "--context-length";
+    parity_only = seq != 32 || o.emit_hidden_states || o.emit_block_debug || o.packed_weights ||
+                  opset != GPTOSS_ONNX_DEFAULT_OPSET || threshold != 1024;
+    if (!target) {
+        size_t n = strlen(out);
+        target = n > 5 && !strcmp(out + n - 5, ".onnx") ? "parity" : "genai";
+    }
+    if (strcmp(target, "parity") && strcmp(target, "genai"))
+        return cli_usage_error(CMD, "--target %s: choose parity or genai", target);
+    if (!strcmp(target, "parity") && genai_only)
+        return cli_usage_error(CMD, "--weights and --context-length are for --target genai");
+    if (!strcmp(target, "genai") && parity_only)
+        return cli_usage_error(CMD, "--sequence-length, --emit-*, --packed-weights, --opset and "
+                                    "--external-threshold are for --target parity");
+    gptoss_genai_options go = {.context_length = ctx, .progress = !quiet};
+    if (weights && !strcmp(weights, "int8")) go.weights = GPTOSS_GENAI_INT8;
+    else if (weights && strcmp(weights, "fp32"))
+        return cli_usage_error(CMD, "--weights %s: choose fp32 or int8", weights);
     o.sequence_length = (int)seq;
     o.opset = (int)opset;
     o.external_threshold = (size_t)threshold;
@@ -116,11 +159,19 @@ int cmd_export_onnx(int argc, char **argv) {
     gptoss_status st = gptoss_model_open(model_dir, &oo, &m);
     if (st != GPTOSS_OK) return cli_fail(CMD, st);
     ox_stats stats = {0};
-    st = gptoss_export_onnx(m, out, &o, &stats);
+    int genai = !strcmp(target, "genai");
+    st = genai ? gptoss_export_genai(m, out, &go, &stats) : gptoss_export_onnx(m, out, &o, &stats);
     int layers = gptoss_model_layers(m);
     gptoss_model_close(m);
     if (st != GPTOSS_OK) return cli_fail(CMD, st);
-    if (!quiet) {
+    if (!quiet && genai) {
+        printf("%s: onnxruntime-genai folder, %d blocks, %s weights\n", out, layers,
+               go.weights == GPTOSS_GENAI_INT8 ? "int8" : "fp32");
+        printf("  %zu nodes, %zu initializers (%zu external), model %.1f KB, data %.1f MB\n",
+               stats.nodes, stats.initializers, stats.external, stats.model_bytes / 1e3,
+               stats.data_bytes / 1e6);
+        printf("  %.2f s, peak RSS %.1f MB\n", gptoss_now() - t0, gptoss_peak_rss() / 1e6);
+    } else if (!quiet) {
         printf("%s: %d blocks, S=%ld, opset %ld, %s weights\n", out, layers, seq, opset,
                o.packed_weights ? "packed" : "float");
         printf("  %zu nodes, %zu initializers (%zu external), model %.1f KB, data %.1f MB\n",

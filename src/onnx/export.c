@@ -120,14 +120,15 @@ static int vec(ex *e, const char *name, const float *data, int ndim, const int64
     return ox_weight(e->g, name, OX_FLOAT, ndim, dims, &p, 1);
 }
 
-/* Whether [p, p + n) lies in one of the checkpoint's file mappings. */
-static int in_mapping(const ex *e, const void *p, size_t n) {
-    for (size_t i = 0; i < e->m->n_files; i++) {
-        const st_file *f = e->m->files[i];
+int gptoss_onnx_in_mapping(const gptoss_model *m, const void *p, size_t n) {
+    for (size_t i = 0; i < m->n_files; i++) {
+        const st_file *f = m->files[i];
         if ((const uint8_t *)p >= f->map && (const uint8_t *)p + n <= f->map + f->size) return 1;
     }
     return 0;
 }
+
+static int in_mapping(const ex *e, const void *p, size_t n) { return gptoss_onnx_in_mapping(e->m, p, n); }
 
 static ox_part mat_part(const ex *e, const gptoss_mat *w) {
     ox_part p = {.conv = OX_COPY, .src = w->data, .rows = w->rows, .cols = w->cols,

@@ -37,6 +37,10 @@ typedef struct gptoss_onnx_options {
 gptoss_status gptoss_export_onnx(const gptoss_model *m, const char *path,
                                  const gptoss_onnx_options *opts, ox_stats *stats);
 
+/* Whether [p, p + n) lies in one of the checkpoint's file mappings (the graph writer then
+ * drops those pages once written). */
+int gptoss_onnx_in_mapping(const gptoss_model *m, const void *p, size_t n);
+
 /* The IR version that goes with an opset (0 if unsupported). */
 int gptoss_onnx_ir_version(int opset);
 

@@ -2,6 +2,7 @@
 #include "onnx/graph.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ typedef struct ox_value {
 typedef struct ox_io {
     int value, elem_type, ndim;
     int64_t dims[OX_MAX_DIMS];
+    const char *params[OX_MAX_DIMS]; /* symbolic names, NULL = dims[i] */
 } ox_io;
 
 struct ox_graph {
@@ -45,7 +47,7 @@ struct ox_graph {
     int n_nodes, cap_nodes;
     ox_init *inits;
     int n_inits, cap_inits;
-    ox_io inputs[4], outputs[4096];
+    ox_io inputs[OX_MAX_GRAPH_INPUTS], outputs[4096];
     int n_inputs, n_outputs;
     int n_consts;
     int failed;
@@ -91,8 +93,13 @@ static int new_value(ox_graph *g, char *name, int kind) {
 }
 
 int ox_input(ox_graph *g, const char *name, int elem_type, int ndim, const int64_t *dims) {
+    return ox_input_sym(g, name, elem_type, ndim, dims, NULL);
+}
+
+int ox_input_sym(ox_graph *g, const char *name, int elem_type, int ndim, const int64_t *dims,
+                 const char *const *params) {
     int v = new_value(g, strdup(name), KIND_INPUT);
-    if (v < 0 || g->n_inputs >= 4) {
+    if (v < 0 || g->n_inputs >= OX_MAX_GRAPH_INPUTS || ndim > OX_MAX_DIMS) {
         g->failed = 1;
         return -1;
     }
@@ -101,6 +108,7 @@ int ox_input(ox_graph *g, const char *name, int elem_type, int ndim, const int64
     io->elem_type = elem_type;
     io->ndim = ndim;
     memcpy(io->dims, dims, (size_t)ndim * sizeof *dims);
+    for (int i = 0; i < ndim; i++) io->params[i] = params ? params[i] : NULL;
     return v;
 }
 
@@ -116,7 +124,12 @@ static size_t elem_size(int t) {
 
 static size_t part_bytes(const ox_part *p) {
     size_t n = (size_t)p->rows * (size_t)p->cols;
-    return p->conv == OX_COPY ? n * p->elem : n * 4;
+    switch (p->conv) {
+    case OX_COPY: return n * p->elem;
+    case OX_MXFP4_Q8: case OX_Q8_CODES: return n;
+    case OX_Q8_SCALES: return n / 32 * 4;
+    default: return n * 4;
+    }
 }
 
 static ox_init *new_init(ox_graph *g, char *name, int elem_type, int ndim, const int64_t *dims) {
@@ -202,6 +215,10 @@ int ox_const_f32(ox_graph *g, const char *name, int ndim, const int64_t *dims, c
     return owned_const(g, strdup(name), OX_FLOAT, ndim, dims, vals);
 }
 
+int ox_scalar_i64(ox_graph *g, int64_t v) {
+    return owned_const(g, fmt_name("const_i64_%d", g->n_consts++), OX_INT64, 0, NULL, &v);
+}
+
 int ox_scalar_f32(ox_graph *g, float v) {
     return owned_const(g, fmt_name("const_f32_%d", g->n_consts++), OX_FLOAT, 0, NULL, &v);
 }
@@ -238,6 +255,10 @@ int ox_out(ox_graph *g, ox_node *n) {
     return v;
 }
 
+void ox_out_none(ox_node *n) {
+    if (n->n_out < OX_MAX_IO) n->out[n->n_out++] = -1;
+}
+
 static ox_attr *attr(ox_node *n, const char *name, int type) {
     static ox_attr dummy;
     if (n->n_attrs >= OX_MAX_ATTRS) return &dummy;
@@ -250,6 +271,7 @@ static ox_attr *attr(ox_node *n, const char *name, int type) {
 
 void ox_attr_int(ox_node *n, const char *name, int64_t v) { attr(n, name, 2)->i = v; }
 void ox_attr_float(ox_node *n, const char *name, float v) { attr(n, name, 1)->f = v; }
+void ox_attr_string(ox_node *n, const char *name, const char *literal) { attr(n, name, 3)->s = literal; }
 void ox_attr_ints(ox_node *n, const char *name, int count, const int64_t *v) {
     ox_attr *a = attr(n, name, 7);
     a->n_ints = count < OX_MAX_DIMS ? count : OX_MAX_DIMS;
@@ -257,7 +279,12 @@ void ox_attr_ints(ox_node *n, const char *name, int count, const int64_t *v) {
 }
 
 void ox_output(ox_graph *g, int v, const char *name, int elem_type, int ndim, const int64_t *dims) {
-    if (v < 0 || g->n_outputs >= (int)(sizeof g->outputs / sizeof g->outputs[0])) {
+    ox_output_sym(g, v, name, elem_type, ndim, dims, NULL);
+}
+
+void ox_output_sym(ox_graph *g, int v, const char *name, int elem_type, int ndim,
+                   const int64_t *dims, const char *const *params) {
+    if (v < 0 || ndim > OX_MAX_DIMS || g->n_outputs >= (int)(sizeof g->outputs / sizeof g->outputs[0])) {
         g->failed = 1;
         return;
     }
@@ -282,6 +309,7 @@ void ox_output(ox_graph *g, int v, const char *name, int elem_type, int ndim, co
     io->elem_type = elem_type;
     io->ndim = ndim;
     memcpy(io->dims, dims, (size_t)ndim * sizeof *dims);
+    for (int i = 0; i < ndim; i++) io->params[i] = params ? params[i] : NULL;
 }
 
 const ox_stats *ox_graph_stats(const ox_graph *g) { return &g->stats; }
@@ -303,7 +331,7 @@ static unsigned char *prune(ox_graph *g) {
     for (int i = g->n_nodes - 1; i >= 0; i--) {
         ox_node *n = &g->nodes[i];
         for (int j = 0; j < n->n_out; j++)
-            if (need[n->out[j]]) keep[i] = 1;
+            if (n->out[j] >= 0 && need[n->out[j]]) keep[i] = 1;
         if (!keep[i]) continue;
         for (int j = 0; j < n->n_in; j++)
             if (n->in[j] >= 0) need[n->in[j]] = 1;
@@ -356,6 +384,22 @@ static void release(const ox_part *part, const void *p, size_t n) {
     if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
+/* One row [cols] (cols a multiple of 32) quantized in blocks of 32: codes and scales. */
+static void q8_row(const float *w, int64_t cols, uint8_t *codes, float *scales) {
+    for (int64_t b = 0; b < cols / 32; b++) {
+        const float *x = w + b * 32;
+        float amax = 0.0f;
+        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
+        float sc = amax > 0.0f ? amax / 127.0f : 1.0f;
+        scales[b] = sc;
+        for (int i = 0; i < 32; i++) {
+            float q = nearbyintf(x[i] / sc);
+            q = q > 127.0f ? 127.0f : q < -127.0f ? -127.0f : q;
+            codes[b * 32 + i] = (uint8_t)(128 + (int)q);
+        }
+    }
+}
+
 static int emit_part(sink *s, const ox_part *p) {
     const uint8_t *src = p->src;
     if (p->conv == OX_COPY) {
@@ -372,6 +416,34 @@ static int emit_part(sink *s, const ox_part *p) {
         }
         return s->failed ? -1 : 0;
     }
+    if (p->conv == OX_Q8_CODES || p->conv == OX_Q8_SCALES) {
+        float *row = malloc((size_t)p->cols * sizeof(float) * 3);
+        if (!row) return -1;
+        uint8_t *codes = (uint8_t *)(row + p->cols);
+        float *scales = row + 2 * p->cols;
+        for (int64_t r = 0; r < p->rows && !s->failed; r++) {
+            const uint8_t *in = src + (size_t)r * (size_t)p->stride * p->elem;
+            for (int64_t c = 0; c < p->cols; c++) {
+                if (p->elem == 2) {
+                    uint16_t v;
+                    memcpy(&v, in + 2 * c, 2);
+                    row[c] = bf16_to_f32(v);
+                } else {
+                    memcpy(&row[c], in + 4 * c, 4);
+                }
+            }
+            q8_row(row, p->cols, codes, scales);
+            if (p->conv == OX_Q8_CODES) put(s, codes, (size_t)p->cols);
+            else put(s, scales, (size_t)(p->cols / 32) * sizeof(float));
+            if (r % 4096 == 4095 || r == p->rows - 1) { /* release what this stretch read */
+                int64_t r0 = r - r % 4096;
+                size_t row_bytes = (size_t)p->stride * p->elem;
+                release(p, src + (size_t)r0 * row_bytes, (size_t)(r - r0 + 1) * row_bytes);
+            }
+        }
+        free(row);
+        return s->failed ? -1 : 0;
+    }
     float *tmp = malloc((size_t)p->cols * sizeof(float));
     if (!tmp) return -1;
     for (int64_t r = 0; r < p->rows && !s->failed; r++) {
@@ -382,16 +454,30 @@ static int emit_part(sink *s, const ox_part *p) {
                 memcpy(&v, h + c, 2);
                 tmp[c] = bf16_to_f32(v);
             }
+        } else if (p->conv == OX_MXFP4_Q8) {
+            const uint8_t *b = src + (size_t)r * (size_t)(p->cols / 2);
+            uint8_t *q = (uint8_t *)tmp;
+            for (int64_t c = 0; c < p->cols / 2; c++) {
+                q[2 * c] = (uint8_t)(128 + (int)(2.0f * gptoss_fp4_values[b[c] & 15]));
+                q[2 * c + 1] = (uint8_t)(128 + (int)(2.0f * gptoss_fp4_values[b[c] >> 4]));
+            }
+        } else if (p->conv == OX_E8M0_HALF_F32) {
+            const uint8_t *b = src + (size_t)r * (size_t)p->stride;
+            for (int64_t c = 0; c < p->cols; c++) tmp[c] = ldexpf(1.0f, (int)b[c] - 128);
         } else {
             size_t groups = (size_t)(p->cols / 32);
             mxfp4_decode_row(tmp, src + (size_t)r * groups * 16, p->scales + (size_t)r * groups, p->cols);
         }
-        put(s, tmp, (size_t)p->cols * sizeof(float));
+        put(s, tmp, (size_t)p->cols * (p->conv == OX_MXFP4_Q8 ? 1 : sizeof(float)));
         if (r % 4096 == 4095 || r == p->rows - 1) { /* release what this stretch of rows read */
             int64_t r0 = r - r % 4096;
             size_t n = (size_t)(r - r0 + 1);
             if (p->conv == OX_BF16_F32) {
                 release(p, (const uint16_t *)src + (size_t)r0 * (size_t)p->stride, n * (size_t)p->stride * 2);
+            } else if (p->conv == OX_MXFP4_Q8) {
+                release(p, src + (size_t)r0 * (size_t)(p->cols / 2), n * (size_t)(p->cols / 2));
+            } else if (p->conv == OX_E8M0_HALF_F32) {
+                release(p, src + (size_t)r0 * (size_t)p->stride, n * (size_t)p->stride);
             } else {
                 size_t groups = (size_t)(p->cols / 32);
                 release(p, src + (size_t)r0 * groups * 16, n * groups * 16);
@@ -415,7 +501,8 @@ static void encode_value_info(pb_buf *out, int field, const char *name, const ox
     pb_buf vi = {0}, type = {0}, tt = {0}, shape = {0};
     for (int i = 0; i < io->ndim; i++) {
         pb_buf dim = {0};
-        pb_int(&dim, 1, io->dims[i]);
+        if (io->params[i]) pb_string(&dim, 2, io->params[i]);
+        else pb_int(&dim, 1, io->dims[i]);
         pb_message(&shape, 1, &dim);
     }
     pb_int(&tt, 1, io->elem_type);
@@ -429,9 +516,10 @@ static void encode_value_info(pb_buf *out, int field, const char *name, const ox
 static void encode_node(pb_buf *out, const ox_graph *g, const ox_node *n) {
     pb_buf nb = {0};
     for (int i = 0; i < n->n_in; i++) pb_string(&nb, 1, n->in[i] >= 0 ? g->values[n->in[i]].name : "");
-    for (int i = 0; i < n->n_out; i++) pb_string(&nb, 2, g->values[n->out[i]].name);
+    for (int i = 0; i < n->n_out; i++) pb_string(&nb, 2, n->out[i] >= 0 ? g->values[n->out[i]].name : "");
     pb_string(&nb, 3, n->name);
     pb_string(&nb, 4, n->op);
+    if (n->domain) pb_string(&nb, 7, n->domain);
     for (int i = 0; i < n->n_attrs; i++) {
         const ox_attr *a = &n->attrs[i];
         pb_buf ab = {0};
@@ -506,6 +594,14 @@ static pb_buf encode_model(const ox_graph *g, const unsigned char *need, const o
     pb_string(&opset, 1, "");
     pb_int(&opset, 2, o->opset);
     pb_message(&model, 8, &opset);
+    for (int i = 0; i < g->n_nodes; i++) /* contrib operators: their domain's opset 1 */
+        if (g->nodes[i].domain) {
+            pb_buf ms = {0};
+            pb_string(&ms, 1, OX_MS_DOMAIN);
+            pb_int(&ms, 2, 1);
+            pb_message(&model, 8, &ms);
+            break;
+        }
     for (const char **m = o->metadata; m && m[0] && m[1]; m += 2) {
         pb_buf e = {0};
         pb_string(&e, 1, m[0]);

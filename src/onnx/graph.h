@@ -29,8 +29,10 @@ enum { OX_FLOAT = 1, OX_UINT8 = 2, OX_INT32 = 6, OX_INT64 = 7, OX_DOUBLE = 11, O
 
 #define OX_MAX_DIMS 6
 #define OX_MAX_IO 64
-#define OX_MAX_ATTRS 6
+#define OX_MAX_ATTRS 12
 #define OX_MAX_PARTS 3
+#define OX_MAX_GRAPH_INPUTS 512
+#define OX_MS_DOMAIN "com.microsoft" /* ONNX Runtime's contrib operators */
 
 /* Where an initializer's bytes come from. An initializer is the concatenation of up to
  * OX_MAX_PARTS parts, each `rows` rows of `cols` source elements, `stride` elements apart. */
@@ -38,6 +40,14 @@ typedef enum ox_conv {
     OX_COPY,       /* elem-byte elements, copied as they are */
     OX_BF16_F32,   /* bf16 -> f32 */
     OX_MXFP4_F32,  /* src = MXFP4 blocks [rows, cols/32, 16], scales [rows, cols/32] -> f32 */
+    OX_MXFP4_Q8,   /* src = MXFP4 blocks [rows, cols/32, 16] -> u8 128 + 2 x value (the
+                    * integers 116..140: exact), one byte per element */
+    OX_E8M0_HALF_F32, /* src = MXFP4 scale bytes [rows, cols] -> f32 2^(byte - 128), half
+                    * the block's power-of-two scale (so that q8 x it is the value) */
+    OX_Q8_CODES,   /* src = bf16 (elem 2) or f32 (elem 4) [rows, cols] -> u8 codes of a
+                    * symmetric 8-bit quantization in blocks of 32 along a row: 128 +
+                    * round(w / scale), scale = max |w| / 127 (MatMulNBits' layout) */
+    OX_Q8_SCALES,  /* the same source -> f32 scales [rows, cols / 32] */
 } ox_conv;
 
 typedef struct ox_part {
@@ -68,6 +78,7 @@ typedef struct ox_node {
     int out[OX_MAX_IO], n_out;
     ox_attr attrs[OX_MAX_ATTRS];
     int n_attrs;
+    const char *domain; /* NULL = ai.onnx; else a string literal such as OX_MS_DOMAIN */
 } ox_node;
 
 typedef struct ox_graph ox_graph;
@@ -78,9 +89,17 @@ void ox_graph_free(ox_graph *g);
 /* A graph input of the given element type and static shape. */
 int ox_input(ox_graph *g, const char *name, int elem_type, int ndim, const int64_t *dims);
 
+/* The same with symbolic dimensions: params[i] (a string literal, or NULL for dims[i])
+ * names dimension i ("batch_size"); params may be NULL. */
+int ox_input_sym(ox_graph *g, const char *name, int elem_type, int ndim, const int64_t *dims,
+                 const char *const *params);
+
 /* Declares value v a graph output under `name` (renamed in place when possible, else
  * through an Identity node). The shape is declared and checked by the checker. */
 void ox_output(ox_graph *g, int v, const char *name, int elem_type, int ndim, const int64_t *dims);
+
+void ox_output_sym(ox_graph *g, int v, const char *name, int elem_type, int ndim,
+                   const int64_t *dims, const char *const *params);
 
 /* A weight: data described by parts (borrowed pointers, valid until the write). */
 int ox_weight(ox_graph *g, const char *name, int elem_type, int ndim, const int64_t *dims,
@@ -90,6 +109,7 @@ int ox_weight(ox_graph *g, const char *name, int elem_type, int ndim, const int6
 int ox_const_i64(ox_graph *g, int n, const int64_t *vals);        /* 1-D */
 int ox_const_f32(ox_graph *g, const char *name, int ndim, const int64_t *dims, const float *vals);
 int ox_scalar_f32(ox_graph *g, float v);                          /* 0-D */
+int ox_scalar_i64(ox_graph *g, int64_t v);                        /* 0-D */
 
 /* A node; the name is printf-formatted. Add inputs with ox_in, attributes with
  * ox_attr_*, then outputs with ox_out (named "<node name>_output_<k>"). */
@@ -97,9 +117,11 @@ ox_node *ox_node_new(ox_graph *g, const char *op, const char *name_fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void ox_in(ox_node *n, int v);
 int ox_out(ox_graph *g, ox_node *n);
+void ox_out_none(ox_node *n); /* an omitted optional output ("") */
 void ox_attr_int(ox_node *n, const char *name, int64_t v);
 void ox_attr_float(ox_node *n, const char *name, float v);
 void ox_attr_ints(ox_node *n, const char *name, int count, const int64_t *v);
+void ox_attr_string(ox_node *n, const char *name, const char *literal);
 
 typedef struct ox_write_options {
     int opset;               /* ai.onnx opset */

@@ -24,17 +24,9 @@
 
 static void cls_init(void);
 
-#define WS "\\p{White_Space}"
-static const char O200K_PATTERN[] =
-    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+"
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
-    "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*"
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
-    "|\\p{N}{1,3}"
-    "| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n/]*"
-    "|" WS "*[\\r\\n]+"
-    "|" WS "+(?!\\P{White_Space})"
-    "|" WS "+";
+/* tiktoken's regex engine reads \s as Unicode White_Space; PCRE2 with UCP does not (it
+ * leaves out U+0085 and friends), so it gets the property spelled out. */
+static const char O200K_PATTERN[] = O200K_PATTERN_WITH("\\p{White_Space}", "\\P{White_Space}");
 
 static pthread_once_t cls_once = PTHREAD_ONCE_INIT;
 

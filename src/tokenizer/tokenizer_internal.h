@@ -21,6 +21,20 @@
 #define O200K_N_VOCAB 201088   /* with the special and reserved ids */
 #define O200K_SHA256 "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
 
+/* tiktoken's o200k pre-tokenizer pattern with white space spelled WS and its complement
+ * NWS (string literals): "\\s" / "\\S" as tiktoken and Hugging Face tokenizers write them,
+ * "\\p{White_Space}" / "\\P{White_Space}" for PCRE2. */
+#define O200K_PATTERN_WITH(WS, NWS) \
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+" \
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)?" \
+    "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*" \
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)?" \
+    "|\\p{N}{1,3}" \
+    "| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n/]*" \
+    "|" WS "*[\\r\\n]+" \
+    "|" WS "+(?!" NWS ")" \
+    "|" WS "+"
+
 /* A hash-table slot: the token's first 8 bytes (zero-padded), rank + 1 (0 = empty), its
  * length and 16 bits of its hash. 16 bytes. */
 typedef struct vocab_slot {
