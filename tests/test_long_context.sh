@@ -5,13 +5,12 @@
 # fp64 (python/ref_torch.py, attention evaluated 512 queries at a time with
 # --attention-chunk semantics, identical per query).
 #
-# Tokens: GPTOSS_LONG_CONTEXT_TOKENS (default 4160) deterministic ordinary ids. Checked
-# positions: 4096 (the first past the original context), 4100, and the last; with 16448
-# tokens also 16384 and 16400 (past 16384). Only a few positions: the engine computes the
-# logits of every position (vocab 201088 x 4 bytes each: 3.3 GB at 4160 tokens, 13 GB at
-# 16448, beyond this machine's share today), so each checked position is its own
-# `gptoss run` ending there, which prints its top 20 logits (6 decimals). The reference
-# runs once over all tokens and unembeds only the checked positions.
+# Tokens: GPTOSS_LONG_CONTEXT_TOKENS (default 16448) deterministic ordinary ids. Checked
+# positions: 4096 (the first past the original context), 4100, and the last; with more than
+# 16400 tokens also 16384 and 16400 (past 16384). Each checked position is its own
+# `gptoss run` ending there (a chunked prefill that computes only the last position's
+# logits), which prints its top 20 logits (6 decimals). The reference runs once over all
+# tokens and unembeds only the checked positions.
 #
 # Assertions at each position: the engine's top-20 ids are the fp32 reference's top 20
 # (ties within the tolerance may swap), and every printed logit is within 1e-4 of the
@@ -22,7 +21,7 @@
 # distances of both sides to the fp64 model are reported.
 . "$(dirname "$0")/lib.sh"
 need_python
-n=${GPTOSS_LONG_CONTEXT_TOKENS:-4160}
+n=${GPTOSS_LONG_CONTEXT_TOKENS:-16448}
 [ "$n" -gt 4097 ] || fail "GPTOSS_LONG_CONTEXT_TOKENS=$n: must exceed 4097 (positions past 4096)"
 ckpt=$(fixture tiny)
 work=$(mktemp -d)

@@ -241,7 +241,7 @@ static int rope_caches(gx *e) {
 }
 
 /* Whether block l attends within the sliding window (even blocks, as the reference). */
-static int sliding(const gx *e, int l) { return e->m->cfg.sliding_window > 0 && l % 2 == 0; }
+static int sliding(const gx *e, int l) { return gptoss_layer_window(&e->m->cfg, l) > 0; }
 
 static int attention(gx *e, int l, int t, int past_k, int past_v, int *present_k, int *present_v) {
     const gptoss_block *b = &e->m->blocks[l];
