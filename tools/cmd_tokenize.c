@@ -7,7 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-#include "harmony_json.h"
+#include "tokenizer/harmony_json.h"
 
 static const char *HELP =
     "usage: gptoss tokenize [--json] [--allow-special] [--vocab FILE] [TEXT | -]\n"

@@ -157,15 +157,28 @@ double *dump_to_f64(const dump_tensor *t) {
     return out;
 }
 
+static gptoss_status put_all(stage_dump *d, const gptoss_tensor *t, size_t n) {
+    gptoss_status s = GPTOSS_OK;
+    for (size_t i = 0; i < n && !s; i++) s = dump_put(d, t[i].name, t[i].dtype, t[i].ndim, t[i].shape, t[i].data);
+    return s;
+}
+
 gptoss_status dump_load(const char *path, stage_dump *d) {
     st_file *f;
     gptoss_status s = st_open(path, &f);
     if (s) return s;
-    for (size_t i = 0; i < f->n_tensors && !s; i++) {
-        const gptoss_tensor *t = &f->tensors[i];
-        s = dump_put(d, t->name, t->dtype, t->ndim, t->shape, t->data);
-    }
+    s = put_all(d, f->tensors, f->n_tensors);
     st_close(f);
+    return s;
+}
+
+gptoss_status dump_load_bytes(const char *label, const uint8_t *bytes, size_t size, stage_dump *d) {
+    gptoss_tensor *t;
+    size_t n;
+    gptoss_status s = st_parse_bytes(label, bytes, size, &t, &n);
+    if (s) return s;
+    s = put_all(d, t, n);
+    st_free_tensors(t, n);
     return s;
 }
 

@@ -54,6 +54,8 @@ double dump_elem(const dump_tensor *t, int64_t i);
 double *dump_to_f64(const dump_tensor *t);
 /* Reads a safetensors file completely into d (copies; the file is closed). */
 gptoss_status dump_load(const char *path, stage_dump *d);
+/* The same from a whole file held in memory; label names it in errors. */
+gptoss_status dump_load_bytes(const char *label, const uint8_t *bytes, size_t size, stage_dump *d);
 /* Writes d as a safetensors file, atomically. */
 gptoss_status dump_save(const stage_dump *d, const char *path);
 

@@ -61,13 +61,20 @@ static int read_system(const cJSON *c, gptoss_harmony_system *sys, const char **
     return 0;
 }
 
-/* One content part onto message m. */
+/* harmony's Role values: any other role is refused, as Message.from_dict does. */
+static int known_role(const char *role) {
+    static const char *const roles[] = {"system", "developer", "user", "assistant", "tool"};
+    for (size_t i = 0; i < sizeof roles / sizeof *roles; i++)
+        if (!strcmp(role, roles[i])) return 1;
+    return 0;
+}
+
+/* One content part (an object with a "type") onto message m. */
 static int read_part(const cJSON *c, gptoss_harmony_message *m, gptoss_harmony_system *sys,
                      const char ***chan_store, char *err, size_t errlen, size_t k) {
-    if (cJSON_IsString(c)) {
-        if (m->text) goto two_texts;
-        m->text = c->valuestring;
-        return 0;
+    if (!cJSON_IsObject(c)) {
+        snprintf(err, errlen, "message %zu: a content part must be an object with a \"type\"", k);
+        return -1;
     }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(c, "type");
     const char *t = cJSON_IsString(type) ? type->valuestring : "";
@@ -131,6 +138,12 @@ int harmony_conv_from_json(const cJSON *root, harmony_conv *conv, char *err, siz
             snprintf(err, errlen, "message %zu: needs a \"role\" string", k);
             return -1;
         }
+        if (!known_role(role)) {
+            snprintf(err, errlen,
+                     "message %zu: unknown role '%.40s' (system, developer, user, assistant or tool)",
+                     k, role);
+            return -1;
+        }
         m->role = role;
         if (opt_string(jm, "name", &m->name) || opt_string(jm, "recipient", &m->recipient) ||
             opt_string(jm, "channel", &m->channel) || opt_string(jm, "content_type", &m->content_type)) {
@@ -139,13 +152,19 @@ int harmony_conv_from_json(const cJSON *root, harmony_conv *conv, char *err, siz
         }
         const cJSON *content = cJSON_GetObjectItemCaseSensitive(jm, "content");
         const char ***store = &conv->channel_lists[k];
-        if (cJSON_IsArray(content)) {
+        if (!content || cJSON_IsNull(content)) {
+            snprintf(err, errlen, "message %zu: needs a \"content\" (a string or a list of parts)", k);
+            return -1;
+        }
+        if (cJSON_IsString(content)) {
+            m->text = content->valuestring;
+        } else if (cJSON_IsArray(content)) {
             const cJSON *part;
             cJSON_ArrayForEach(part, content) {
                 if (read_part(part, m, &conv->systems[k], store, err, errlen, k)) return -1;
             }
-        } else if (content && !cJSON_IsNull(content)) {
-            if (read_part(content, m, &conv->systems[k], store, err, errlen, k)) return -1;
+        } else if (read_part(content, m, &conv->systems[k], store, err, errlen, k)) {
+            return -1;
         }
     }
     return 0;
