@@ -80,9 +80,9 @@ int cmd_export_onnx(int argc, char **argv) {
             if (a[1] == 'm' || !strcmp(a, "--model")) model_dir = v;
             else if (a[1] == 'o' || !strcmp(a, "--output")) out = v;
             else if (!strcmp(a, "--max-layers") && parse_int(a, v, 1, 1 << 20, &max_layers))
-                return cli_usage_error(CMD, "--max-layers %s: not a positive integer", v);
+                return cli_usage_error(CMD, "--max-layers %s: want an integer in 1..%d", v, 1 << 20);
             else if (!strcmp(a, "--sequence-length") && parse_int(a, v, 1, 1 << 20, &seq))
-                return cli_usage_error(CMD, "--sequence-length %s: not a positive integer", v);
+                return cli_usage_error(CMD, "--sequence-length %s: want an integer in 1..%d", v, 1 << 20);
             else if (!strcmp(a, "--opset") &&
                      parse_int(a, v, GPTOSS_ONNX_MIN_OPSET, GPTOSS_ONNX_MAX_OPSET, &opset))
                 return cli_usage_error(CMD, "--opset %s: supported opsets are %d to %d", v,

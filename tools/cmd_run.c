@@ -294,7 +294,8 @@ int cmd_run(int argc, char **argv) {
     if (!st) {
         const gptoss_config *c = gptoss_model_config(m);
         logits = malloc(sizeof(float) * (size_t)S * (size_t)c->vocab_size);
-        if (!logits) st = gptoss_error(GPTOSS_ERR_NOMEM, "out of memory for %d x %d logits", S, c->vocab_size);
+        if (!logits) st = gptoss_error(GPTOSS_ERR_NOMEM, "out of memory: %zu bytes for %d x %d logits",
+                                         sizeof(float) * (size_t)S * (size_t)c->vocab_size, S, c->vocab_size);
     }
     rc = 0;
     if (st) {

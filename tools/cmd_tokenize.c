@@ -115,27 +115,38 @@ static int print_encoding(const gptoss_tokenizer *tok, const int32_t *ids, size_
     cJSON *root = json ? cJSON_CreateObject() : NULL;
     cJSON *jids = json ? cJSON_AddArrayToObject(root, "ids") : NULL;
     cJSON *jtoks = json ? cJSON_AddArrayToObject(root, "tokens") : NULL;
-    for (size_t k = 0; k < n; k++) {
+    int ok = !json || (jids && jtoks);
+    for (size_t k = 0; k < n && ok; k++) {
         size_t len;
         const char *p = gptoss_tokenizer_token(tok, ids[k], &len);
         char *s = token_text(p, len);
-        cJSON *js = cJSON_CreateString(s ? s : "");
+        cJSON *js = s ? cJSON_CreateString(s) : NULL;
         free(s);
         if (json) {
-            cJSON_AddItemToArray(jids, cJSON_CreateNumber(ids[k]));
-            cJSON_AddItemToArray(jtoks, js);
+            cJSON *jn = cJSON_CreateNumber(ids[k]);
+            ok = js && jn;
+            if (ok) {
+                cJSON_AddItemToArray(jids, jn);
+                cJSON_AddItemToArray(jtoks, js);
+            } else {
+                cJSON_Delete(jn);
+                cJSON_Delete(js);
+            }
         } else {
-            char *q = cJSON_PrintUnformatted(js);
-            printf("%d\t%s\n", (int)ids[k], q ? q : "\"\"");
+            char *q = js ? cJSON_PrintUnformatted(js) : NULL;
+            ok = q != NULL;
+            if (ok) printf("%d\t%s\n", (int)ids[k], q);
             free(q);
             cJSON_Delete(js);
         }
     }
-    if (json) {
-        char *out = cJSON_PrintUnformatted(root);
-        if (out) printf("%s\n", out);
-        free(out);
-        cJSON_Delete(root);
+    char *out = ok && json ? cJSON_PrintUnformatted(root) : NULL;
+    if (out) printf("%s\n", out);
+    free(out);
+    cJSON_Delete(root);
+    if (!ok || (json && !out)) {
+        fprintf(stderr, "gptoss tokenize: out of memory printing %zu tokens\n", n);
+        return 1;
     }
     return fflush(stdout) ? 1 : 0;
 }

@@ -23,7 +23,9 @@ gptoss_status dump_from_engine(gptoss_model *model, const int32_t *tokens, int n
     const gptoss_config *cfg = gptoss_model_config(model);
     size_t n_logits = (size_t)n_tokens * (size_t)cfg->vocab_size;
     float *logits = malloc(n_logits * sizeof *logits);
-    if (!logits) return gptoss_error(GPTOSS_ERR_NOMEM, "logits: out of memory");
+    if (!logits)
+        return gptoss_error(GPTOSS_ERR_NOMEM, "out of memory: %zu bytes for %d x %d logits",
+                            n_logits * sizeof *logits, n_tokens, cfg->vocab_size);
     tap_ctx ctx = {d, GPTOSS_OK};
     gptoss_forward_options fo = {.n_threads = n_threads, .tap = store_tap, .tap_user = &ctx};
     gptoss_status s = gptoss_forward(model, tokens, n_tokens, &fo, logits);
