@@ -46,7 +46,23 @@ header "$tmp/huge/model.safetensors" \
 limited $((2 * GB)) "shape too large" "inspect: shape overflow" "$GPTOSS_BIN" inspect "$tmp/overflow"
 limited $((2 * GB)) "cannot map" "inspect: a 1 TB tensor in 2 GB" "$GPTOSS_BIN" inspect "$tmp/huge"
 limited $((2 * GB)) "cannot map" "run: a 1 TB tensor in 2 GB" "$GPTOSS_BIN" run -m "$tmp/huge" --tokens 1
-rm -rf "$tmp/overflow" "$tmp/huge"
+# a config.json whose sizes cannot be allocated (each size is valid; 2^24 blocks of 2^24
+# experts overflow 64 bits; 2^20 experts of 4096 do not, but do not fit in 2 GB)
+bigcfg() { # DIR KEY=VALUE...: the tiny checkpoint with those config sizes
+  local dir=$1; shift
+  mkdir "$dir"
+  ln -s "$ck/model.safetensors" "$dir/model.safetensors"
+  python3 -c "
+import json, sys
+c = json.load(open(sys.argv[1]))
+c.update({k: int(v) for k, v in (a.split('=') for a in sys.argv[3:])})
+json.dump(c, open(sys.argv[2], 'w'))" "$ck/config.json" "$dir/config.json" "$@"
+}
+bigcfg "$tmp/cfg64" num_hidden_layers=16777216 num_experts=16777216 intermediate_size=16777216 hidden_size=16777216
+bigcfg "$tmp/cfg2g" num_experts=1048576 intermediate_size=4096
+limited $((2 * GB)) "more than 2^64 bytes" "inspect: config sizes beyond 64 bits" "$GPTOSS_BIN" inspect "$tmp/cfg64"
+limited $((2 * GB)) "out of memory" "run: config sizes beyond 2 GB" "$GPTOSS_BIN" run -m "$tmp/cfg2g" --tokens 1
+rm -rf "$tmp/overflow" "$tmp/huge" "$tmp/cfg64" "$tmp/cfg2g"
 
 # --- gptoss run: a sequence, a prompt, threads that do not fit
 limited $((2 * GB)) "out of memory" "run: --sequence-length 1048576 in 2 GB" \
