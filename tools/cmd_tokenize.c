@@ -1,5 +1,4 @@
 /* cmd_tokenize.c: gptoss tokenize, o200k_harmony encode / decode from the command line. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "parity/parity.h"
 #include "tokenizer/harmony_json.h"
 
 static const char *HELP =
@@ -151,31 +151,6 @@ static int print_encoding(const gptoss_tokenizer *tok, const int32_t *ids, size_
     return fflush(stdout) ? 1 : 0;
 }
 
-/* Parses "1,2, 3" (commas and/or white space) into *ids. */
-static int parse_ids(const char *s, int32_t **ids, size_t *n) {
-    size_t cap = 16;
-    *n = 0;
-    *ids = malloc(cap * sizeof **ids);
-    while (*ids) {
-        while (*s == ',' || *s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
-        if (!*s) return 0;
-        char *end;
-        errno = 0;
-        long v = strtol(s, &end, 10);
-        if (end == s || errno || v < INT32_MIN || v > INT32_MAX ||
-            (*end && *end != ',' && *end != ' ' && *end != '\t' && *end != '\n' && *end != '\r'))
-            return -1;
-        if (*n == cap) {
-            int32_t *nv = realloc(*ids, (cap *= 2) * sizeof **ids);
-            if (!nv) break;
-            *ids = nv;
-        }
-        (*ids)[(*n)++] = (int32_t)v;
-        s = end;
-    }
-    return -1;
-}
-
 /* The ids of --decode / --parse: ARG itself, or standard input when ARG is "-".
  * Returns 0, 1 (stdin unreadable, message printed) or -1 (not a list of ids). */
 static int read_ids_arg(const char *arg, int32_t **ids, size_t *n) {
@@ -187,13 +162,13 @@ static int read_ids_arg(const char *arg, int32_t **ids, size_t *n) {
         fprintf(stderr, "gptoss tokenize: -: cannot read standard input\n");
         return 1;
     }
-    int bad = parse_ids(arg, ids, n);
+    gptoss_status st = tokens_parse_loose(arg, ids, n);
     free(in);
-    if (bad) {
-        free(*ids);
-        *ids = NULL;
+    if (st == GPTOSS_ERR_NOMEM) {
+        fprintf(stderr, "gptoss tokenize: %s\n", gptoss_last_error());
+        return 1;
     }
-    return bad;
+    return st ? -1 : 0;
 }
 
 static int do_decode(const gptoss_tokenizer *tok, const char *arg, int json) {

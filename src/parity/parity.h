@@ -66,6 +66,11 @@ gptoss_status dump_save(const stage_dump *d, const char *path);
 /* Parses "1,2,3" (spaces allowed, at least one id, each in 0..2^31-1). *ids malloc'ed.
  * label names the argument in errors ("--tokens"). */
 gptoss_status tokens_parse(const char *label, const char *text, int32_t **ids, int *n);
+/* Parses ids separated by commas and/or white space ("1,2 3"; "" is no ids) into *ids
+ * (malloc'ed, *n of them; any int32: the vocabulary check is the caller's), as `gptoss
+ * tokenize --decode` and `--parse` read them. Every id tokens_parse accepts, this accepts
+ * too. GPTOSS_ERR_ARG when text is not such a list; *ids NULL on failure. */
+gptoss_status tokens_parse_loose(const char *text, int32_t **ids, size_t *n);
 /* Pads ids to seq_len by appending <|endoftext|> (199999); seq_len <= 0 means no padding.
  * A prompt longer than seq_len is an error (GPTOSS_ERR_ARG), never silently cut.
  * *out malloc'ed with *n_out = max(n, seq_len) ids; the real ones are a prefix. */
