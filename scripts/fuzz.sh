@@ -18,14 +18,15 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${GPTOSS_FUZZ_BUILD:-$root/build-asan}
 
-usage() { echo "usage: scripts/fuzz.sh [--minutes N] [--runs N] [TARGET...]" >&2; exit 2; }
+usage() { echo "scripts/fuzz.sh: $1 (usage: scripts/fuzz.sh [--minutes N] [--runs N] [TARGET...])" >&2; exit 2; }
+count() { [[ ${2:-} =~ ^[0-9]{1,12}$ ]] && [ "$2" -gt 0 ] || usage "$1 ${2:-}: want a positive integer"; }
 minutes=10 runs=-1 targets=()
 while [ $# -gt 0 ]; do
   case $1 in
-    --minutes) [ $# -ge 2 ] && [[ $2 =~ ^[0-9]+$ ]] && [ "$2" -gt 0 ] || usage; minutes=$2; shift 2 ;;
-    --runs) [ $# -ge 2 ] && [[ $2 =~ ^[0-9]+$ ]] && [ "$2" -gt 0 ] || usage; runs=$2; shift 2 ;;
+    --minutes) count "$@"; minutes=$2; shift 2 ;;
+    --runs) count "$@"; runs=$2; shift 2 ;;
     -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    -*) usage ;;
+    -*) usage "$1: unknown option" ;;
     *) targets+=("$1"); shift ;;
   esac
 done
