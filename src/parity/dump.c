@@ -98,6 +98,12 @@ gptoss_status dump_put(stage_dump *d, const char *name, gptoss_dtype dtype, int 
     return GPTOSS_OK;
 }
 
+int64_t dump_count(const stage_dump *d, const char *name, int64_t fallback) {
+    const dump_tensor *t = dump_get(d, name);
+    double v = t && dump_numel(t) == 1 ? dump_elem(t, 0) : -1;
+    return v >= 0 && v <= INT32_MAX && v == floor(v) ? (int64_t)v : fallback;
+}
+
 int dump_n_blocks(const stage_dump *d) {
     int n = 0;
     for (size_t i = 0; i < d->n; i++) {

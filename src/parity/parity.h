@@ -48,6 +48,9 @@ const dump_tensor *dump_get(const stage_dump *d, const char *name);
 int64_t dump_numel(const dump_tensor *t);
 /* Blocks present: 1 + the largest i of any "block{i}." name (0 if none). */
 int dump_n_blocks(const stage_dump *d);
+/* The count held by a one-element tensor (n_valid): an integer in 0..2^31-1, whatever the
+ * dtype; fallback when the tensor is absent or holds anything else. */
+int64_t dump_count(const stage_dump *d, const char *name, int64_t fallback);
 /* Element i (flat) of t as a double, whatever its dtype (integers exact up to 2^53). */
 double dump_elem(const dump_tensor *t, int64_t i);
 /* The tensor's values as a malloc'ed double array (any dtype); NULL + error on failure. */

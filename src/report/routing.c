@@ -174,13 +174,6 @@ static gptoss_status compare_layer(routing_result *r, int layer, const side *a, 
     return GPTOSS_OK;
 }
 
-/* Element 0 of a count such as n_valid; fallback when absent or not a count. */
-static int64_t scalar_of(const stage_dump *d, const char *name, int64_t fallback) {
-    const dump_tensor *t = dump_get(d, name);
-    double v = t && dump_numel(t) >= 1 ? dump_elem(t, 0) : -1;
-    return v >= 0 && v <= INT32_MAX ? (int64_t)v : fallback;
-}
-
 /* Shapes shared by both sides: tokens run, experts, k, layers. */
 static gptoss_status geometry(const stage_dump *a, const stage_dump *b, routing_result *r) {
     const dump_tensor *ta = dump_get(a, "block0.mlp_expert_indices");
@@ -204,7 +197,7 @@ static gptoss_status geometry(const stage_dump *a, const stage_dump *b, routing_
     r->n_run = (int)(ta->shape[0] < tb->shape[0] ? ta->shape[0] : tb->shape[0]);
     int na = dump_n_blocks(a), nb = dump_n_blocks(b);
     r->n_layers = na < nb ? na : nb;
-    int64_t va = scalar_of(a, "n_valid", ta->shape[0]), vb = scalar_of(b, "n_valid", tb->shape[0]);
+    int64_t va = dump_count(a, "n_valid", ta->shape[0]), vb = dump_count(b, "n_valid", tb->shape[0]);
     r->n_valid = (int)(va < vb ? va : vb);
     if (r->n_valid < 1 || r->n_valid > r->n_run) r->n_valid = r->n_run;
     return GPTOSS_OK;
