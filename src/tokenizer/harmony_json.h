@@ -12,7 +12,9 @@
  *     {"role": "assistant", "channel": "final", "content": "Paris."}]}
  *
  * system_content keys left out take harmony's defaults (SystemContent.new()); keys set to
- * null are left out of the rendering. Tool namespaces are not supported. */
+ * null are left out of the rendering. Tool namespaces are not supported. What openai-harmony's
+ * Conversation.from_json refuses is refused: a role other than its five, a message without
+ * "content" (or with null), a content part that is not an object with a known "type". */
 #ifndef GPTOSS_HARMONY_JSON_H
 #define GPTOSS_HARMONY_JSON_H
 
