@@ -12,6 +12,8 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -383,12 +385,17 @@ static gptoss_status check_block_indices(const loader *ld) {
     return GPTOSS_OK;
 }
 
-/* fp32 floats needed for the converted vectors of n_layers blocks and the final norm. */
-static size_t arena_floats(const gptoss_config *c, int n_layers) {
+/* Bytes of fp32 for the converted vectors of n_layers blocks and the final norm; SIZE_MAX
+ * when that does not fit in size_t (each config size is below 2^24, so the products
+ * within a block fit; the count of blocks can push the total over). */
+static size_t arena_bytes(const gptoss_config *c, int n_layers) {
     size_t H = (size_t)c->hidden_size, E = (size_t)c->num_experts, I = (size_t)c->intermediate_size;
     size_t qkv = (size_t)(c->num_attention_heads + 2 * c->num_key_value_heads) * (size_t)c->head_dim;
-    size_t per = H + qkv + (size_t)c->num_attention_heads + H + H + E + E * 2 * I + E * H;
-    return per * (size_t)n_layers + H;
+    size_t per = H + qkv + (size_t)c->num_attention_heads + H + H + E + E * 2 * I + E * H, total;
+    if (__builtin_mul_overflow(per, (size_t)n_layers, &total) || __builtin_add_overflow(total, H, &total) ||
+        __builtin_mul_overflow(total, sizeof(float), &total))
+        return SIZE_MAX;
+    return total;
 }
 
 static gptoss_status load(gptoss_model *m, const char *dir, int max_layers) {
@@ -428,10 +435,17 @@ static gptoss_status load(gptoss_model *m, const char *dir, int max_layers) {
     if (st || (st = check_block_indices(&ld))) return st;
 
     /* tensors */
-    ld.arena_cap = arena_floats(&m->cfg, m->n_layers);
-    m->owned = malloc(ld.arena_cap * sizeof(float));
+    size_t arena = arena_bytes(&m->cfg, m->n_layers);
+    ld.arena_cap = arena / sizeof(float);
+    m->owned = arena == SIZE_MAX ? NULL : malloc(arena);
     m->blocks = calloc((size_t)m->n_layers, sizeof *m->blocks);
-    if (!m->owned || !m->blocks) return gptoss_error(GPTOSS_ERR_NOMEM, "%s: out of memory", dir);
+    if (!m->owned || !m->blocks) {
+        char bytes[32] = "more than 2^64";
+        if (arena != SIZE_MAX) snprintf(bytes, sizeof bytes, "%zu", arena);
+        return gptoss_error(GPTOSS_ERR_NOMEM,
+                            "%s: out of memory: %s bytes for the fp32 norm scales, biases and sinks of %d blocks",
+                            dir, bytes, m->n_layers);
+    }
     const gptoss_config *c = &m->cfg;
     if ((st = get_mat(&ld, ld.hf ? "model.embed_tokens.weight" : "embedding.weight", c->vocab_size,
                       c->hidden_size, &m->embedding)) ||

@@ -211,6 +211,29 @@ gptoss_status st_parse_header(const char *label, const char *json, size_t json_l
     return GPTOSS_OK;
 }
 
+gptoss_status st_parse_bytes(const char *label, const uint8_t *bytes, size_t size,
+                             gptoss_tensor **tensors, size_t *n_tensors) {
+    *tensors = NULL;
+    *n_tensors = 0;
+    if (size < 8)
+        return gptoss_error(GPTOSS_ERR_FORMAT, "%s: truncated: %zu bytes, too short for a safetensors header",
+                            label, size);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | bytes[i];
+    if (hlen > size - 8)
+        return gptoss_error(GPTOSS_ERR_FORMAT, "%s: header length %llu goes beyond the file (%zu bytes)", label,
+                            (unsigned long long)hlen, size);
+    if (hlen > ST_MAX_HEADER)
+        return gptoss_error(GPTOSS_ERR_FORMAT, "%s: header length %llu is too large", label,
+                            (unsigned long long)hlen);
+    size_t data_size = size - 8 - (size_t)hlen;
+    gptoss_status st = st_parse_header(label, (const char *)bytes + 8, (size_t)hlen, data_size, tensors, n_tensors);
+    if (st) return st;
+    const uint8_t *base = bytes + 8 + hlen;
+    for (size_t i = 0; i < *n_tensors; i++) (*tensors)[i].data = base + (uintptr_t)(*tensors)[i].data;
+    return GPTOSS_OK;
+}
+
 void st_close(st_file *f) {
     if (!f) return;
     if (f->map) munmap((void *)f->map, f->size);
@@ -238,38 +261,18 @@ gptoss_status st_open(const char *path, st_file **out) {
         st = gptoss_error(GPTOSS_ERR_IO, "%s: not a regular file", path);
         goto fail;
     }
-    if (sb.st_size < 8) {
-        st = gptoss_error(GPTOSS_ERR_FORMAT, "%s: truncated: %lld bytes, too short for a safetensors header",
-                          path, (long long)sb.st_size);
-        goto fail;
-    }
     f->size = (size_t)sb.st_size;
-    void *m = mmap(NULL, f->size, PROT_READ, MAP_SHARED, f->fd, 0);
-    if (m == MAP_FAILED) {
-        st = gptoss_error(GPTOSS_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
-        goto fail;
+    if (f->size) {
+        void *m = mmap(NULL, f->size, PROT_READ, MAP_SHARED, f->fd, 0);
+        if (m == MAP_FAILED) {
+            st = gptoss_error(GPTOSS_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
+            goto fail;
+        }
+        f->map = m;
     }
-    f->map = m;
-    uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | f->map[i];
-    if (hlen > f->size - 8) {
-        st = gptoss_error(GPTOSS_ERR_FORMAT, "%s: header length %llu goes beyond the file (%zu bytes)", path,
-                          (unsigned long long)hlen, f->size);
-        goto fail;
-    }
-    if (hlen > ST_MAX_HEADER) {
-        st = gptoss_error(GPTOSS_ERR_FORMAT, "%s: header length %llu is too large", path,
-                          (unsigned long long)hlen);
-        goto fail;
-    }
-    size_t data_size = f->size - 8 - (size_t)hlen;
-    st = st_parse_header(path, (const char *)f->map + 8, (size_t)hlen, data_size, &f->tensors, &f->n_tensors);
+    st = st_parse_bytes(path, f->map, f->size, &f->tensors, &f->n_tensors);
     if (st) goto fail;
-    const uint8_t *base = f->map + 8 + hlen;
-    for (size_t i = 0; i < f->n_tensors; i++) {
-        f->tensors[i].data = base + (uintptr_t)f->tensors[i].data;
-        f->tensors[i].path = f->path;
-    }
+    for (size_t i = 0; i < f->n_tensors; i++) f->tensors[i].path = f->path;
     *out = f;
     return GPTOSS_OK;
 fail:

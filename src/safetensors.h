@@ -36,6 +36,11 @@ const gptoss_tensor *st_find(const st_file *f, const char *name);
 gptoss_status st_parse_header(const char *label, const char *json, size_t json_len,
                               size_t data_size, gptoss_tensor **tensors, size_t *n_tensors);
 void st_free_tensors(gptoss_tensor *tensors, size_t n);
+/* Parses a whole file held in memory (length prefix, header, data), as st_open does after
+ * mapping it: on success the tensors' data pointers point into bytes; label names it in
+ * errors. */
+gptoss_status st_parse_bytes(const char *label, const uint8_t *bytes, size_t size,
+                             gptoss_tensor **tensors, size_t *n_tensors);
 
 /* ---- writing (streaming) -------------------------------------------------------------- */
 /* Declare every tensor first, then st_writer_begin() writes the header, then the data is

@@ -56,7 +56,13 @@ def main():
         problems.append(f"gptoss.num_layers {meta.get('gptoss.num_layers')}, expected {args.layers}")
 
     folder = os.path.dirname(os.path.abspath(args.model))
-    data_name = os.path.basename(args.model) + ".data"
+    # the exporter alternates between two names so that re-exporting replaces the pair at
+    # once (src/onnx/data_file.h); every tensor must use the same one
+    base = os.path.basename(args.model)
+    data_name = next((e.value for t in g.initializer for e in t.external_data if e.key == "location"),
+                     base + ".data")
+    if data_name not in (base + ".data", base + ".2.data"):
+        problems.append(f"data file {data_name!r}, expected {base + '.data'!r} or {base + '.2.data'!r}")
     n_ext = 0
     for t in g.initializer:
         if t.data_location != onnx.TensorProto.EXTERNAL:

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gptoss.h"
+#include "tokenizer/harmony_json.h"
 
 #include "check.h"
 
@@ -121,6 +122,50 @@ static void test_parse(void) {
     free(ids);
 }
 
+/* The conversation JSON: what openai-harmony's Conversation.from_json refuses (an unknown
+ * role, no content, a content part that is not an object) is refused with a message. */
+static void test_conv_json(void) {
+    static const char *const refused[] = {
+        "[{\"role\": \"wizard\", \"content\": \"x\"}]",
+        "[{\"role\": \"User\", \"content\": \"x\"}]",
+        "[{\"role\": null, \"content\": \"x\"}]",
+        "[{\"content\": \"x\"}]",
+        "[{\"role\": \"user\"}]",
+        "[{\"role\": \"user\", \"content\": null}]",
+        "[{\"role\": \"user\", \"content\": [\"x\"]}]",
+        "[{\"role\": \"user\", \"content\": [{\"type\": \"image\"}]}]",
+        "[{\"role\": \"user\", \"content\": 5}]",
+        "{\"messages\": 1}",
+        "[\"x\"]",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        cJSON *root = cJSON_Parse(refused[i]);
+        harmony_conv conv;
+        char err[256] = "";
+        CHECK(root && harmony_conv_from_json(root, &conv, err, sizeof err) == -1 && err[0] &&
+              !strchr(err, '\n'));
+        harmony_conv_free(&conv);
+        cJSON_Delete(root);
+    }
+    /* accepted: every role, a plain string content, an empty list, parts */
+    cJSON *root = cJSON_Parse(
+        "{\"messages\": [{\"role\": \"system\", \"content\": {\"type\": \"system_content\"}},"
+        "{\"role\": \"developer\", \"content\": [{\"type\": \"developer_content\", \"instructions\": \"Be brief.\"}]},"
+        "{\"role\": \"user\", \"content\": []},"
+        "{\"role\": \"assistant\", \"channel\": \"final\", \"content\": [{\"type\": \"text\", \"text\": \"4\"}]},"
+        "{\"role\": \"tool\", \"name\": \"functions.f\", \"content\": \"ok\"}]}");
+    harmony_conv conv;
+    char err[256] = "";
+    CHECK(root && harmony_conv_from_json(root, &conv, err, sizeof err) == 0 && conv.n == 5);
+    if (conv.n == 5) {
+        CHECK(conv.messages[0].system != NULL && !strcmp(conv.messages[1].instructions, "Be brief."));
+        CHECK(conv.messages[2].text == NULL && !strcmp(conv.messages[3].text, "4"));
+        CHECK(!strcmp(conv.messages[4].text, "ok") && !strcmp(conv.messages[4].name, "functions.f"));
+    }
+    harmony_conv_free(&conv);
+    cJSON_Delete(root);
+}
+
 int main(void) {
     if (gptoss_tokenizer_open(NULL, &tok)) {
         fprintf(stderr, "open: %s\n", gptoss_last_error());
@@ -128,6 +173,7 @@ int main(void) {
     }
     test_render();
     test_parse();
+    test_conv_json();
     gptoss_tokenizer_close(tok);
     if (check_failures) fprintf(stderr, "%d failures\n", check_failures);
     return check_failures ? 1 : 0;

@@ -171,7 +171,25 @@ def main():
         rc, out, err = gptoss(*args, stdin=stdin)
         if rc == 0 or rc >= 128 or err.count("\n") != 1:
             fail(f"{args} {stdin!r}: exit {rc}, stderr {err!r}")
-    print(f"{n + 1} conversations rendered, 34 completions parsed, {testlib.failures} failures")
+    # conversations openai-harmony refuses (Conversation.from_json): refused by gptoss too
+    refused = [[{"role": "wizard", "content": "x"}], [{"role": "User", "content": "x"}],
+               [{"role": None, "content": "x"}], [{"role": "user"}],
+               [{"role": "user", "content": None}], [{"role": "user", "content": ["x"]}],
+               [{"role": "user", "content": [{"type": "image"}]}]]
+    for msgs in refused:
+        js = json.dumps({"messages": msgs})
+        try:
+            Conversation.from_json(js)
+            fail(f"harmony accepts {js}: the refusal below is not harmony's")
+        except Exception:
+            pass
+        rc, out, err = gptoss("--chat", "-", stdin=js.encode())
+        if rc == 0 or rc >= 128 or err.count("\n") != 1:
+            fail(f"--chat {js}: harmony refuses it; gptoss exit {rc}, stderr {err!r}")
+    # and what it accepts that looks odd: an empty content list
+    check_render(Conversation.from_json(json.dumps({"messages": [{"role": "user", "content": []}]})))
+    print(f"{n + 1} conversations rendered, 34 completions parsed, {len(refused)} refusals, "
+          f"{testlib.failures} failures")
     return 1 if testlib.failures else 0
 
 

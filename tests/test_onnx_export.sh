@@ -2,7 +2,8 @@
 # export-onnx on the tiny preset: the checker (full_check) accepts every variant, no dead
 # nodes or unused initializers, external data aligned; ONNX Runtime reproduces the C
 # engine; bad arguments and failed writes (unwritable folder, file-size limit as a full
-# disk, an interrupt) leave no partial output and an existing target untouched.
+# disk, an interrupt, a crash between the data file and the model) leave no partial output
+# and an existing pair untouched.
 . "$(dirname "$0")/lib.sh"
 need_python
 "$GPTOSS_BIN" synth --help >/dev/null 2>&1 || { echo "skipped: gptoss synth not built"; exit 77; }
@@ -78,8 +79,28 @@ rc=0; wait "$pid" || rc=$?
 [ $rc -ne 0 ] || fail "interrupt: the export finished anyway"
 no_leftovers "$tmp/keep" "interrupt"
 [ "$(cat "$tmp/keep/m.onnx" "$tmp/keep/m.onnx.data" | md5sum)" = "$sum_before" ] || fail "existing target changed"
-# and a successful export over it works and is valid
+# 4. a crash between the data file's rename and the model's (the test hook pauses there;
+#    SIGKILL runs no clean-up): the new data went under the other name, so the existing
+#    pair is byte-identical and still valid
+GPTOSS_EXPORT_TEST_PAUSE_COMMIT=10 "$GPTOSS_BIN" export-onnx -m "$ck" -o "$tmp/keep/m.onnx" -q --max-layers 1 &
+pid=$!
+for _ in $(seq 300); do [ -e "$tmp/keep/m.onnx.2.data" ] && break; sleep 0.1; done
+[ -e "$tmp/keep/m.onnx.2.data" ] || fail "crash: the export never put its data file in place"
+kill -KILL "$pid"
+wait "$pid" || true
+[ "$(cat "$tmp/keep/m.onnx" "$tmp/keep/m.onnx.data" | md5sum)" = "$sum_before" ] || fail "crash before the commit: existing pair changed"
+py "$check" "$tmp/keep/m.onnx" --layers "$layers"
+rm -f "$tmp/keep"/*.tmp.* # what SIGKILL left: the new model, never renamed
+# and a successful export over it works and is valid, replaces the pair, and removes the
+# old data file; the next one goes back to the first name
 "$GPTOSS_BIN" export-onnx -m "$ck" -o "$tmp/keep/m.onnx" -q --max-layers 1
 py "$check" "$tmp/keep/m.onnx" --layers 1
+[ "$(ls "$tmp/keep" | tr '\n' ' ')" = "m.onnx m.onnx.2.data " ] || fail "after a re-export: $(ls "$tmp/keep")"
+"$GPTOSS_BIN" export-onnx -m "$ck" -o "$tmp/keep/m.onnx" -q
+py "$check" "$tmp/keep/m.onnx" --layers "$layers"
+[ "$(ls "$tmp/keep" | tr '\n' ' ')" = "m.onnx m.onnx.data " ] || fail "after a second re-export: $(ls "$tmp/keep")"
+# a model without external data removes the old data file too
+"$GPTOSS_BIN" export-onnx -m "$ck" -o "$tmp/keep/m.onnx" -q --max-layers 1 --external-threshold 1000000000
+[ "$(ls "$tmp/keep" | tr '\n' ' ')" = "m.onnx " ] || fail "after an export without data: $(ls "$tmp/keep")"
 no_leftovers "$tmp/keep" "success"
 echo "PASS"

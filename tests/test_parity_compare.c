@@ -242,6 +242,18 @@ static void test_tokens(void) {
         CHECK(tokens_parse("--tokens", bad[i], &ids, &n) == GPTOSS_ERR_ARG);
         CHECK(ids == NULL && strstr(gptoss_last_error(), "--tokens") != NULL);
     }
+    /* the loose form of tokenize --decode / --parse: commas and/or white space, any int32 */
+    size_t nl;
+    CHECK(tokens_parse_loose(" 4827,\t382\n,, 290 -5 ", &ids, &nl) == GPTOSS_OK);
+    CHECK(nl == 4 && ids[0] == 4827 && ids[1] == 382 && ids[2] == 290 && ids[3] == -5);
+    free(ids);
+    CHECK(tokens_parse_loose(", \n", &ids, &nl) == GPTOSS_OK && nl == 0);
+    free(ids);
+    const char *bad_loose[] = {"1;2", "x", "1x", "99999999999", "-2147483649", "1\v2"};
+    for (size_t i = 0; i < sizeof bad_loose / sizeof bad_loose[0]; i++) {
+        CHECK(tokens_parse_loose(bad_loose[i], &ids, &nl) == GPTOSS_ERR_ARG);
+        CHECK(ids == NULL && nl == 0 && gptoss_last_error()[0]);
+    }
 }
 
 static void write_text(const char *path, const char *text) {

@@ -225,6 +225,21 @@ static void test_errors(void) {
     const dump_tensor *tok = dump_get(&b, "tokens");
     ((int64_t *)tok->data)[1] = 99;
     CHECK(routing_compare(&a, &b, 0, 0.01, &r) == GPTOSS_ERR_FORMAT);
+    /* Ids that are not token ids (a float dump: no int conversion of 1e30), a fractional
+     * expert, an n_valid that is not a count (ignored: all tokens compared). */
+    int64_t s1 = S, one = 1, sk[2] = {S, K};
+    float bad_ids[S] = {11, 1e30f, 33}, bad_nv = NAN, frac[S][K] = {{0.5f, 1}, {0, 1}, {0, 1}};
+    dump_put(&b, "tokens", GPTOSS_DT_F32, 1, &s1, bad_ids);
+    CHECK(routing_compare(&a, &b, 0, 0.01, &r) == GPTOSS_ERR_FORMAT);
+    CHECK(strstr(gptoss_last_error(), "not a token id") != NULL);
+    put_tokens(&b);
+    dump_put(&b, "block0.mlp_expert_indices", GPTOSS_DT_F32, 2, sk, frac);
+    CHECK(routing_compare(&a, &b, 0, 0.01, &r) == GPTOSS_ERR_FORMAT);
+    CHECK(strstr(gptoss_last_error(), "not an expert") != NULL);
+    dump_put(&b, "block0.mlp_expert_indices", GPTOSS_DT_F32, 2, sk, (float[S][K]){{0, 1}, {0, 1}, {0, 1}});
+    dump_put(&b, "n_valid", GPTOSS_DT_F32, 1, &one, &bad_nv);
+    CHECK(routing_compare(&a, &b, 0, 0.01, &r) == GPTOSS_OK && r.n_tokens == S);
+    routing_result_free(&r);
     dump_free(&a);
     dump_free(&b);
     dump_free(&c);

@@ -41,9 +41,12 @@ static void help(void) {
         "  output logits     float32 [S, vocab]   (every position)\n"
         "Attention sinks, the sliding window of even layers, YaRN RoPE (cos/sin tables) and the\n"
         "top-k mixture of experts are exact. Weights are initializers; tensors of 1 KiB or more\n"
-        "go to one external data file OUT.onnx.data beside the model (4096-aligned offsets).\n"
+        "go to one external data file OUT.onnx.data beside the model (4096-aligned offsets);\n"
+        "when OUT.onnx already exists and uses that name, OUT.onnx.2.data (and back), so\n"
+        "that renaming the model replaces the pair at once; the old data file is then removed.\n"
         "Both files are written under temporary names and renamed when complete: a failure,\n"
-        "a full disk or an interrupt leaves no partial output and an existing target intact.\n"
+        "a full disk, an interrupt or a crash leaves no partial output and an existing pair\n"
+        "intact.\n"
         "\n"
         "options:\n"
         "  -m, --model DIR            checkpoint folder (config.json + *.safetensors)\n"
@@ -102,9 +105,9 @@ int cmd_export_onnx(int argc, char **argv) {
             else if (!strcmp(a, "--context-length") && parse_int(a, v, 1, 1 << 24, &ctx))
                 return cli_usage_error(CMD, "--context-length %s: not a positive integer", v);
             else if (!strcmp(a, "--max-layers") && parse_int(a, v, 1, 1 << 20, &max_layers))
-                return cli_usage_error(CMD, "--max-layers %s: not a positive integer", v);
+                return cli_usage_error(CMD, "--max-layers %s: want an integer in 1..%d", v, 1 << 20);
             else if (!strcmp(a, "--sequence-length") && parse_int(a, v, 1, 1 << 20, &seq))
-                return cli_usage_error(CMD, "--sequence-length %s: not a positive integer", v);
+                return cli_usage_error(CMD, "--sequence-length %s: want an integer in 1..%d", v, 1 << 20);
             else if (!strcmp(a, "--opset") &&
                      parse_int(a, v, GPTOSS_ONNX_MIN_OPSET, GPTOSS_ONNX_MAX_OPSET, &opset))
                 return cli_usage_error(CMD, "--opset %s: supported opsets are %d to %d", v,

@@ -1,5 +1,4 @@
 /* cmd_tokenize.c: gptoss tokenize, o200k_harmony encode / decode from the command line. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +6,8 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-#include "harmony_json.h"
+#include "parity/parity.h"
+#include "tokenizer/harmony_json.h"
 
 static const char *HELP =
     "usage: gptoss tokenize [--json] [--allow-special] [--vocab FILE] [TEXT | -]\n"
@@ -93,54 +93,40 @@ static int print_encoding(const gptoss_tokenizer *tok, const int32_t *ids, size_
     cJSON *root = json ? cJSON_CreateObject() : NULL;
     cJSON *jids = json ? cJSON_AddArrayToObject(root, "ids") : NULL;
     cJSON *jtoks = json ? cJSON_AddArrayToObject(root, "tokens") : NULL;
-    for (size_t k = 0; k < n; k++) {
+    int ok = !json || (jids && jtoks);
+    for (size_t k = 0; k < n && ok; k++) {
         size_t len;
         const char *p = gptoss_tokenizer_token(tok, ids[k], &len);
         char *s = token_text(p, len);
-        cJSON *js = cJSON_CreateString(s ? s : "");
+        cJSON *js = s ? cJSON_CreateString(s) : NULL;
         free(s);
         if (json) {
-            cJSON_AddItemToArray(jids, cJSON_CreateNumber(ids[k]));
-            cJSON_AddItemToArray(jtoks, js);
+            cJSON *jn = cJSON_CreateNumber(ids[k]);
+            ok = js && jn;
+            if (ok) {
+                cJSON_AddItemToArray(jids, jn);
+                cJSON_AddItemToArray(jtoks, js);
+            } else {
+                cJSON_Delete(jn);
+                cJSON_Delete(js);
+            }
         } else {
-            char *q = cJSON_PrintUnformatted(js);
-            printf("%d\t%s\n", (int)ids[k], q ? q : "\"\"");
+            char *q = js ? cJSON_PrintUnformatted(js) : NULL;
+            ok = q != NULL;
+            if (ok) printf("%d\t%s\n", (int)ids[k], q);
             free(q);
             cJSON_Delete(js);
         }
     }
-    if (json) {
-        char *out = cJSON_PrintUnformatted(root);
-        if (out) printf("%s\n", out);
-        free(out);
-        cJSON_Delete(root);
+    char *out = ok && json ? cJSON_PrintUnformatted(root) : NULL;
+    if (out) printf("%s\n", out);
+    free(out);
+    cJSON_Delete(root);
+    if (!ok || (json && !out)) {
+        fprintf(stderr, "gptoss tokenize: out of memory printing %zu tokens\n", n);
+        return 1;
     }
     return fflush(stdout) ? 1 : 0;
-}
-
-/* Parses "1,2, 3" (commas and/or white space) into *ids. */
-static int parse_ids(const char *s, int32_t **ids, size_t *n) {
-    size_t cap = 16;
-    *n = 0;
-    *ids = malloc(cap * sizeof **ids);
-    while (*ids) {
-        while (*s == ',' || *s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
-        if (!*s) return 0;
-        char *end;
-        errno = 0;
-        long v = strtol(s, &end, 10);
-        if (end == s || errno || v < INT32_MIN || v > INT32_MAX ||
-            (*end && *end != ',' && *end != ' ' && *end != '\t' && *end != '\n' && *end != '\r'))
-            return -1;
-        if (*n == cap) {
-            int32_t *nv = realloc(*ids, (cap *= 2) * sizeof **ids);
-            if (!nv) break;
-            *ids = nv;
-        }
-        (*ids)[(*n)++] = (int32_t)v;
-        s = end;
-    }
-    return -1;
 }
 
 /* The ids of --decode / --parse: ARG itself, or standard input when ARG is "-".
@@ -154,13 +140,13 @@ static int read_ids_arg(const char *arg, int32_t **ids, size_t *n) {
         fprintf(stderr, "gptoss tokenize: -: cannot read standard input\n");
         return 1;
     }
-    int bad = parse_ids(arg, ids, n);
+    gptoss_status st = tokens_parse_loose(arg, ids, n);
     free(in);
-    if (bad) {
-        free(*ids);
-        *ids = NULL;
+    if (st == GPTOSS_ERR_NOMEM) {
+        fprintf(stderr, "gptoss tokenize: %s\n", gptoss_last_error());
+        return 1;
     }
-    return bad;
+    return st ? -1 : 0;
 }
 
 static int do_decode(const gptoss_tokenizer *tok, const char *arg, int json) {

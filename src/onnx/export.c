@@ -667,7 +667,11 @@ static gptoss_status build(ex *e) {
     int64_t S = e->S, H = e->H, V = e->V;
     int64_t hdims[2] = {S, H};
     int ids = ox_input(e->g, "input_ids", OX_INT64, 1, &S);
-    if (make_tables(e)) return gptoss_error(GPTOSS_ERR_NOMEM, "export-onnx: out of memory");
+    if (make_tables(e))
+        return gptoss_error(GPTOSS_ERR_NOMEM,
+                            "out of memory: %zu bytes for the RoPE tables and attention masks of "
+                            "--sequence-length %lld",
+                            (size_t)(2 * e->S * (e->d + e->S)) * sizeof(float), (long long)e->S);
 
     const gptoss_mat *we[1] = {&m->embedding};
     ox_part pe = mat_part(e, &m->embedding);
@@ -742,7 +746,7 @@ gptoss_status gptoss_export_onnx(const gptoss_model *m, const char *path,
             .fp4_pairs = -1, .fp4_scale = -1};
     e.grp = e.nh / e.nkv;
     e.g = ox_graph_new();
-    if (!e.g) return gptoss_error(GPTOSS_ERR_NOMEM, "export-onnx: out of memory");
+    if (!e.g) return gptoss_error(GPTOSS_ERR_NOMEM, "out of memory creating the graph");
     gptoss_status st = build(&e);
     if (st == GPTOSS_OK) {
         char seq[32], layers[32], doc[256];

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "mxfp4.h"
+#include "onnx/data_file.h"
 #include "onnx/pb.h"
 #include "util.h"
 
@@ -650,17 +651,17 @@ gptoss_status ox_graph_write(ox_graph *g, const char *path, const ox_write_optio
         free(need);
         return gptoss_error(GPTOSS_ERR_IO, "%s: is a folder", path);
     }
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    char *location = fmt_name("%s.data", base);
-    char *data_path = fmt_name("%s.data", path);
-    gptoss_atomic_file data = {0}, model = {0};
-    gptoss_status st = GPTOSS_OK;
-    pb_buf bytes = {0};
-    if (!location || !data_path) {
-        st = gptoss_error(GPTOSS_ERR_NOMEM, "%s: out of memory", path);
-        goto done;
+    /* The data goes under the name the model now at path does not reference (see
+     * onnx/data_file.h), so that the model's rename commits the pair at once. */
+    ox_data_file names;
+    gptoss_status st = ox_data_file_choose(path, &names);
+    if (st) {
+        free(need);
+        return st;
     }
+    const char *data_path = names.path;
+    gptoss_atomic_file data = {0}, model = {0};
+    pb_buf bytes = {0};
     if (n_ext) {
         if ((st = gptoss_atomic_open(&data, data_path)) != GPTOSS_OK) goto done;
         sink s = {.f = data.f, .total = total, .progress = o->progress && total > ((uint64_t)256 << 20)};
@@ -682,7 +683,7 @@ gptoss_status ox_graph_write(ox_graph *g, const char *path, const ox_write_optio
         }
         g->stats.data_bytes = s.done;
     }
-    bytes = encode_model(g, need, o, location);
+    bytes = encode_model(g, need, o, names.location);
     if (bytes.failed) {
         st = gptoss_error(GPTOSS_ERR_NOMEM, "%s: out of memory encoding the model", path);
         goto done;
@@ -697,15 +698,18 @@ gptoss_status ox_graph_write(ox_graph *g, const char *path, const ox_write_optio
         goto done;
     }
     g->stats.model_bytes = bytes.len;
-    /* Both files are complete and on disk: rename the data, then the model. */
+    /* Both files are complete and on disk. The data's rename touches nothing the old model
+     * uses; the model's rename is the commit; then the old data file goes. */
     if (n_ext && (st = gptoss_atomic_commit(&data)) != GPTOSS_OK) goto done;
-    st = gptoss_atomic_commit(&model);
+    const char *pause = getenv("GPTOSS_EXPORT_TEST_PAUSE_COMMIT"); /* test hook: a crash here */
+    if (pause) sleep((unsigned)atoi(pause));
+    if ((st = gptoss_atomic_commit(&model)) != GPTOSS_OK) goto done;
+    st = ox_data_file_cleanup(&names, n_ext > 0);
 done:
     if (data.f) gptoss_atomic_abort(&data);
     if (model.f) gptoss_atomic_abort(&model);
     pb_free(&bytes);
-    free(location);
-    free(data_path);
+    ox_data_file_free(&names);
     free(need);
     return st;
 }

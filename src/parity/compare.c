@@ -207,10 +207,10 @@ static gptoss_status compare_one(parity_result *r, const dump_tensor *a, const d
 static gptoss_status compare_tokens(parity_result *r, const stage_dump *a, const stage_dump *b,
                                     const char *al, const char *bl) {
     const dump_tensor *ta = dump_get(a, "tokens"), *tb = dump_get(b, "tokens");
-    const dump_tensor *va = dump_get(a, "n_valid"), *vb = dump_get(b, "n_valid");
+    const dump_tensor *vb = dump_get(b, "n_valid");
     const dump_tensor *logits = dump_get(a, "logits");
     r->n_tokens = ta ? dump_numel(ta) : logits && logits->ndim ? logits->shape[0] : 0;
-    r->n_valid = va && dump_numel(va) == 1 ? (int64_t)dump_elem(va, 0) : r->n_tokens;
+    r->n_valid = dump_count(a, "n_valid", r->n_tokens);
     if (r->n_valid < 1 || r->n_valid > r->n_tokens) r->n_valid = r->n_tokens;
     if (!ta || !tb)
         return add_issue(r, ISSUE_TOKENS, "tokens: not written by %s", !ta ? al : bl);
@@ -221,7 +221,7 @@ static gptoss_status compare_tokens(parity_result *r, const stage_dump *a, const
         if (dump_elem(ta, i) != dump_elem(tb, i))
             return add_issue(r, ISSUE_TOKENS, "tokens: differ at position %lld: %s %.0f, %s %.0f",
                              (long long)i, al, dump_elem(ta, i), bl, dump_elem(tb, i));
-    if (vb && (dump_numel(vb) != 1 || (int64_t)dump_elem(vb, 0) != r->n_valid))
+    if (vb && dump_count(b, "n_valid", -1) != r->n_valid)
         return add_issue(r, ISSUE_TOKENS, "n_valid: %s %lld, %s %.0f", al, (long long)r->n_valid,
                          bl, dump_numel(vb) == 1 ? dump_elem(vb, 0) : -1.0);
     return GPTOSS_OK;

@@ -78,6 +78,12 @@ gptoss_status dump_put(stage_dump *d, const char *name, gptoss_dtype dtype, int 
     return GPTOSS_OK;
 }
 
+int64_t dump_count(const stage_dump *d, const char *name, int64_t fallback) {
+    const dump_tensor *t = dump_get(d, name);
+    double v = t && dump_numel(t) == 1 ? dump_elem(t, 0) : -1;
+    return v >= 0 && v <= INT32_MAX && v == floor(v) ? (int64_t)v : fallback;
+}
+
 int dump_n_blocks(const stage_dump *d) {
     int n = 0;
     for (size_t i = 0; i < d->n; i++) {
@@ -137,15 +143,28 @@ double *dump_to_f64(const dump_tensor *t) {
     return out;
 }
 
+static gptoss_status put_all(stage_dump *d, const gptoss_tensor *t, size_t n) {
+    gptoss_status s = GPTOSS_OK;
+    for (size_t i = 0; i < n && !s; i++) s = dump_put(d, t[i].name, t[i].dtype, t[i].ndim, t[i].shape, t[i].data);
+    return s;
+}
+
 gptoss_status dump_load(const char *path, stage_dump *d) {
     st_file *f;
     gptoss_status s = st_open(path, &f);
     if (s) return s;
-    for (size_t i = 0; i < f->n_tensors && !s; i++) {
-        const gptoss_tensor *t = &f->tensors[i];
-        s = dump_put(d, t->name, t->dtype, t->ndim, t->shape, t->data);
-    }
+    s = put_all(d, f->tensors, f->n_tensors);
     st_close(f);
+    return s;
+}
+
+gptoss_status dump_load_bytes(const char *label, const uint8_t *bytes, size_t size, stage_dump *d) {
+    gptoss_tensor *t;
+    size_t n;
+    gptoss_status s = st_parse_bytes(label, bytes, size, &t, &n);
+    if (s) return s;
+    s = put_all(d, t, n);
+    st_free_tensors(t, n);
     return s;
 }
 

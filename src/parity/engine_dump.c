@@ -46,8 +46,11 @@ gptoss_status dump_from_engine(gptoss_model *model, const int32_t *tokens, int n
     if (!s && step > 0) s = run_stepped(model, tokens, n_tokens, n_threads, step, &tc);
     if (!s && step == 0) {
         const gptoss_config *cfg = gptoss_model_config(model);
-        float *logits = malloc((size_t)n_tokens * (size_t)cfg->vocab_size * sizeof *logits);
-        if (!logits) return gptoss_error(GPTOSS_ERR_NOMEM, "logits: out of memory");
+        size_t bytes = (size_t)n_tokens * (size_t)cfg->vocab_size * sizeof(float);
+        float *logits = malloc(bytes);
+        if (!logits)
+            return gptoss_error(GPTOSS_ERR_NOMEM, "out of memory: %zu bytes for %d x %d logits", bytes, n_tokens,
+                                cfg->vocab_size);
         gptoss_forward_options fo = {.n_threads = n_threads, .tap = store_tap, .tap_user = &tc};
         s = gptoss_forward(model, tokens, n_tokens, &fo, logits);
         if (!s) s = tc.status;

@@ -52,12 +52,17 @@ const dump_tensor *dump_get(const stage_dump *d, const char *name);
 int64_t dump_numel(const dump_tensor *t);
 /* Blocks present: 1 + the largest i of any "block{i}." name (0 if none). */
 int dump_n_blocks(const stage_dump *d);
+/* The count held by a one-element tensor (n_valid): an integer in 0..2^31-1, whatever the
+ * dtype; fallback when the tensor is absent or holds anything else. */
+int64_t dump_count(const stage_dump *d, const char *name, int64_t fallback);
 /* Element i (flat) of t as a double, whatever its dtype (integers exact up to 2^53). */
 double dump_elem(const dump_tensor *t, int64_t i);
 /* The tensor's values as a malloc'ed double array (any dtype); NULL + error on failure. */
 double *dump_to_f64(const dump_tensor *t);
 /* Reads a safetensors file completely into d (copies; the file is closed). */
 gptoss_status dump_load(const char *path, stage_dump *d);
+/* The same from a whole file held in memory; label names it in errors. */
+gptoss_status dump_load_bytes(const char *label, const uint8_t *bytes, size_t size, stage_dump *d);
 /* Writes d as a safetensors file, atomically. */
 gptoss_status dump_save(const stage_dump *d, const char *path);
 
@@ -68,6 +73,11 @@ gptoss_status dump_save(const stage_dump *d, const char *path);
 /* Parses "1,2,3" (spaces allowed, at least one id, each in 0..2^31-1). *ids malloc'ed.
  * label names the argument in errors ("--tokens"). */
 gptoss_status tokens_parse(const char *label, const char *text, int32_t **ids, int *n);
+/* Parses ids separated by commas and/or white space ("1,2 3"; "" is no ids) into *ids
+ * (malloc'ed, *n of them; any int32: the vocabulary check is the caller's), as `gptoss
+ * tokenize --decode` and `--parse` read them. Every id tokens_parse accepts, this accepts
+ * too. GPTOSS_ERR_ARG when text is not such a list; *ids NULL on failure. */
+gptoss_status tokens_parse_loose(const char *text, int32_t **ids, size_t *n);
 /* Pads ids to seq_len by appending <|endoftext|> (199999); seq_len <= 0 means no padding.
  * A prompt longer than seq_len is an error (GPTOSS_ERR_ARG), never silently cut.
  * *out malloc'ed with *n_out = max(n, seq_len) ids; the real ones are a prefix. */

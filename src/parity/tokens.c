@@ -43,6 +43,40 @@ gptoss_status tokens_parse(const char *label, const char *text, int32_t **ids, i
     return GPTOSS_OK;
 }
 
+static int is_separator(char c) { return c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+gptoss_status tokens_parse_loose(const char *text, int32_t **ids, size_t *n) {
+    size_t cap = 16, count = 0;
+    int32_t *out = malloc(cap * sizeof *out);
+    *ids = NULL;
+    *n = 0;
+    if (!out) return gptoss_error(GPTOSS_ERR_NOMEM, "out of memory reading token ids");
+    for (const char *p = text;;) {
+        while (is_separator(*p)) p++;
+        if (!*p) break;
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || errno || v < INT32_MIN || v > INT32_MAX || (*end && !is_separator(*end))) {
+            free(out);
+            return gptoss_error(GPTOSS_ERR_ARG, "not a list of integer ids");
+        }
+        if (count == cap) {
+            int32_t *grown = realloc(out, (cap *= 2) * sizeof *out);
+            if (!grown) {
+                free(out);
+                return gptoss_error(GPTOSS_ERR_NOMEM, "out of memory: %zu bytes for token ids", cap * sizeof *out);
+            }
+            out = grown;
+        }
+        out[count++] = (int32_t)v;
+        p = end;
+    }
+    *ids = out;
+    *n = count;
+    return GPTOSS_OK;
+}
+
 gptoss_status tokens_pad(const int32_t *ids, int n, int seq_len, int32_t **out, int *n_out) {
     *out = NULL;
     *n_out = 0;

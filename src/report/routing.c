@@ -46,7 +46,7 @@ static gptoss_status load_side(const stage_dump *d, const char *label, int layer
     if (!st) st = get2d(d, label, layer, "mlp_expert_weights", S, k, 0, &s->w);
     if (!st) st = get2d(d, label, layer, "mlp_gate_logits", S, E, 1, &s->logits);
     for (int64_t i = 0; !st && i < S * k; i++)
-        if (!(s->idx[i] >= 0 && s->idx[i] < E))
+        if (!(s->idx[i] >= 0 && s->idx[i] < E && s->idx[i] == floor(s->idx[i])))
             st = gptoss_error(GPTOSS_ERR_FORMAT, "%s dump: block%d.mlp_expert_indices: %g is not an expert (0..%d)",
                               label, layer, s->idx[i], E - 1);
     if (st) side_free(s);
@@ -174,11 +174,6 @@ static gptoss_status compare_layer(routing_result *r, int layer, const side *a, 
     return GPTOSS_OK;
 }
 
-static int64_t scalar_of(const stage_dump *d, const char *name, int64_t fallback) {
-    const dump_tensor *t = dump_get(d, name);
-    return t && dump_numel(t) >= 1 ? (int64_t)dump_elem(t, 0) : fallback;
-}
-
 /* Shapes shared by both sides: tokens run, experts, k, layers. */
 static gptoss_status geometry(const stage_dump *a, const stage_dump *b, routing_result *r) {
     const dump_tensor *ta = dump_get(a, "block0.mlp_expert_indices");
@@ -188,23 +183,27 @@ static gptoss_status geometry(const stage_dump *a, const stage_dump *b, routing_
     if (!ta || !tb)
         return gptoss_error(GPTOSS_ERR_MISSING, "%s dump: no block0.mlp_expert_indices",
                             ta ? "reference" : "engine");
-    if (ta->ndim != 2 || tb->ndim != 2 || ta->shape[1] != tb->shape[1] || ta->shape[1] < 1)
+    if (ta->ndim != 2 || tb->ndim != 2 || ta->shape[1] != tb->shape[1] || ta->shape[1] < 1 ||
+        ta->shape[0] > INT32_MAX || tb->shape[0] > INT32_MAX)
         return gptoss_error(GPTOSS_ERR_FORMAT, "block0.mlp_expert_indices: shapes differ or are not [S, k]");
     if (!ga && !gb)
         return gptoss_error(GPTOSS_ERR_MISSING, "neither dump has block0.mlp_gate_logits (the expert count)");
     const dump_tensor *g = ga ? ga : gb;
-    if (g->ndim != 2 || g->shape[1] < ta->shape[1])
-        return gptoss_error(GPTOSS_ERR_FORMAT, "block0.mlp_gate_logits: not [S, E] with E >= k");
+    if (g->ndim != 2 || g->shape[1] < ta->shape[1] || g->shape[1] > ROUTING_MAX_EXPERTS)
+        return gptoss_error(GPTOSS_ERR_FORMAT, "block0.mlp_gate_logits: not [S, E] with k <= E <= %d",
+                            ROUTING_MAX_EXPERTS);
     r->k = (int)ta->shape[1];
     r->n_experts = (int)g->shape[1];
     r->n_run = (int)(ta->shape[0] < tb->shape[0] ? ta->shape[0] : tb->shape[0]);
     int na = dump_n_blocks(a), nb = dump_n_blocks(b);
     r->n_layers = na < nb ? na : nb;
-    int64_t va = scalar_of(a, "n_valid", ta->shape[0]), vb = scalar_of(b, "n_valid", tb->shape[0]);
+    int64_t va = dump_count(a, "n_valid", ta->shape[0]), vb = dump_count(b, "n_valid", tb->shape[0]);
     r->n_valid = (int)(va < vb ? va : vb);
     if (r->n_valid < 1 || r->n_valid > r->n_run) r->n_valid = r->n_run;
     return GPTOSS_OK;
 }
+
+static int is_token_id(double v) { return v >= 0 && v <= INT32_MAX && v == floor(v); }
 
 /* The two dumps must have run the same ids. */
 static gptoss_status same_tokens(const stage_dump *a, const stage_dump *b, routing_result *r) {
@@ -212,8 +211,12 @@ static gptoss_status same_tokens(const stage_dump *a, const stage_dump *b, routi
     r->token_ids = calloc((size_t)r->n_tokens + 1, sizeof *r->token_ids);
     if (!r->token_ids) return gptoss_error(GPTOSS_ERR_NOMEM, "out of memory");
     for (int t = 0; t < r->n_tokens; t++) {
-        double x = ta && dump_numel(ta) > t ? dump_elem(ta, t) : -1;
-        double y = tb && dump_numel(tb) > t ? dump_elem(tb, t) : x;
+        int has_a = ta && dump_numel(ta) > t, has_b = tb && dump_numel(tb) > t;
+        double x = has_a ? dump_elem(ta, t) : -1;
+        double y = has_b ? dump_elem(tb, t) : x;
+        if ((has_a && !is_token_id(x)) || (has_b && !is_token_id(y)))
+            return gptoss_error(GPTOSS_ERR_FORMAT, "tokens: position %d holds %g, not a token id", t,
+                                has_a && !is_token_id(x) ? x : y);
         if (ta && tb && x != y)
             return gptoss_error(GPTOSS_ERR_FORMAT, "the dumps ran different tokens (position %d: %.0f vs %.0f)",
                                 t, x, y);

@@ -19,6 +19,8 @@
 
 /* The baseline report's rule: 100% agreement and max gate diff < 0.01. */
 #define ROUTING_DEFAULT_GATE_TOLERANCE 0.01
+/* The most experts a dump may declare (gpt-oss-120b has 128). */
+#define ROUTING_MAX_EXPERTS 65536
 
 typedef struct routing_disagreement {
     int layer, token;

@@ -43,7 +43,7 @@ gptoss_status tok_encode_ordinary(const struct gptoss_tokenizer *t, pretok_ctx *
         size_t e = pretok_next(t, ctx, s, n, i);
         if (e <= i) return gptoss_error(GPTOSS_ERR_UNSUPPORTED, "text: pattern match failed at byte %zu", i);
         if (bpe_encode_piece(t, s + i, e - i, out))
-            return gptoss_error(GPTOSS_ERR_NOMEM, "text: out of memory");
+            return gptoss_error(GPTOSS_ERR_NOMEM, "text: out of memory merging a piece of %zu bytes", e - i);
         i = e;
     }
     return GPTOSS_OK;
