@@ -65,12 +65,18 @@ limited $((2 * GB)) "out of memory" "run: config sizes beyond 2 GB" "$GPTOSS_BIN
 rm -rf "$tmp/overflow" "$tmp/huge" "$tmp/cfg64" "$tmp/cfg2g"
 
 # --- gptoss run: a sequence, a prompt, threads that do not fit
-limited $((2 * GB)) "out of memory" "run: --sequence-length 1048576 in 2 GB" \
-  "$GPTOSS_BIN" run -m "$ck" --tokens 1,2 --sequence-length 1048576 --threads 1
+limited $((2 * GB)) "out of memory" "run: --sequence-length 1048576 (every position dumped) in 2 GB" \
+  "$GPTOSS_BIN" run -m "$ck" --tokens 1,2 --sequence-length 1048576 --threads 1 --dump "$tmp/d.safetensors"
 limited $((2 * GB)) "1..1048576" "run: --sequence-length beyond the limit" \
   "$GPTOSS_BIN" run -m "$ck" --tokens 1,2 --sequence-length 99999999999
 ids=$(python3 -c "print(','.join(['4827'] * 20000))")
-limited $((2 * GB)) "out of memory" "run: a 20000-token prompt in 2 GB" "$GPTOSS_BIN" run -m "$ck" --tokens "$ids" --threads 1
+# without --dump the prompt runs in chunks and only the last logits are kept: it fits
+out=$( (ulimit -v $((2 * GB)); "$GPTOSS_BIN" run -m "$ck" --tokens "$ids" --threads 1 --top 1) 2>&1) \
+  || fail "run: a 20000-token prompt should run in 2 GB (chunked prefill): $out"
+echo "ok: run: a 20000-token prompt runs in 2 GB"
+# a context whose KV cache cannot even be reserved
+limited $((200 * 1024)) "KV cache" "generate: a 131072-token context in 200 MB" \
+  "$GPTOSS_BIN" generate -m "$ck" --tokens 1,2 -n 2 --context 131072
 limited $((300 * 1024)) "out of memory" "run: a 20000-token prompt with --dump in 300 MB" \
   "$GPTOSS_BIN" run -m "$ck" --tokens "$ids" --threads 1 --dump "$tmp/d.safetensors"
 [ ! -e "$tmp/d.safetensors" ] || fail "run: a failed --dump left its file"

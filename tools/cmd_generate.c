@@ -11,7 +11,7 @@
 #include "args.h"
 #include "cli.h"
 #include "generation.h"
-#include "harmony_json.h"
+#include "tokenizer/harmony_json.h"
 #include "kernels/kernels.h"
 #include "parity/parity.h"
 #include "tokenizer/tokenizer_internal.h"
