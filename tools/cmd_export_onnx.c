@@ -1,11 +1,12 @@
 /* cmd_export_onnx.c: gptoss export-onnx, the model as a portable ONNX graph. */
-#include <errno.h>
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "cli.h"
 #include "onnx/export.h"
 #include "onnx/genai.h"
@@ -13,8 +14,8 @@
 
 static const char *CMD = "export-onnx";
 
-static void help(void) {
-    printf(
+static void help(FILE *f) {
+    fprintf(f,
         "usage: gptoss export-onnx -m DIR -o OUT.onnx [options]          (--target parity)\n"
         "       gptoss export-onnx -m DIR -o OUTDIR --target genai [--weights fp32|int8]\n"
         "\n"
@@ -70,64 +71,38 @@ static void help(void) {
         GPTOSS_ONNX_MIN_OPSET, GPTOSS_ONNX_MAX_OPSET, GPTOSS_ONNX_DEFAULT_OPSET);
 }
 
-static int parse_int(const char *opt, const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < lo || v > hi) return -1;
-    (void)opt;
-    *out = v;
-    return 0;
-}
-
 int cmd_export_onnx(int argc, char **argv) {
     const char *model_dir = NULL, *out = NULL;
     long max_layers = 0, seq = 32, opset = GPTOSS_ONNX_DEFAULT_OPSET, threshold = 1024, ctx = 0;
-    int quiet = 0, parity_only = 0;
+    int quiet = 0, parity_only = 0, packed = 0, floats = 0;
     const char *target = NULL, *weights = NULL, *genai_only = NULL;
     gptoss_onnx_options o = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            help();
-            return 0;
-        } else if (!strcmp(a, "-m") || !strcmp(a, "--model") || !strcmp(a, "-o") || !strcmp(a, "--output") ||
-                   !strcmp(a, "--max-layers") || !strcmp(a, "--sequence-length") || !strcmp(a, "--opset") ||
-                   !strcmp(a, "--external-threshold") || !strcmp(a, "--target") ||
-                   !strcmp(a, "--weights") || !strcmp(a, "--context-length")) {
-            if (!v) return cli_usage_error(CMD, "%s: needs a value", a);
-            i++;
-            if (a[1] == 'm' || !strcmp(a, "--model")) model_dir = v;
-            else if (a[1] == 'o' || !strcmp(a, "--output")) out = v;
-            else if (!strcmp(a, "--target")) target = v;
-            else if (!strcmp(a, "--weights")) weights = genai_only = v;
-            else if (!strcmp(a, "--context-length") && parse_int(a, v, 1, 1 << 24, &ctx))
-                return cli_usage_error(CMD, "--context-length %s: not a positive integer", v);
-            else if (!strcmp(a, "--max-layers") && parse_int(a, v, 1, 1 << 20, &max_layers))
-                return cli_usage_error(CMD, "--max-layers %s: want an integer in 1..%d", v, 1 << 20);
-            else if (!strcmp(a, "--sequence-length") && parse_int(a, v, 1, 1 << 20, &seq))
-                return cli_usage_error(CMD, "--sequence-length %s: want an integer in 1..%d", v, 1 << 20);
-            else if (!strcmp(a, "--opset") &&
-                     parse_int(a, v, GPTOSS_ONNX_MIN_OPSET, GPTOSS_ONNX_MAX_OPSET, &opset))
-                return cli_usage_error(CMD, "--opset %s: supported opsets are %d to %d", v,
-                                       GPTOSS_ONNX_MIN_OPSET, GPTOSS_ONNX_MAX_OPSET);
-            else if (!strcmp(a, "--external-threshold") && parse_int(a, v, 1, 1L << 40, &threshold))
-                return cli_usage_error(CMD, "--external-threshold %s: not a positive byte count", v);
-        } else if (!strcmp(a, "--emit-hidden-states")) {
-            o.emit_hidden_states = 1;
-        } else if (!strcmp(a, "--emit-block-debug")) {
-            o.emit_block_debug = 1;
-        } else if (!strcmp(a, "--float-weights")) {
-            o.packed_weights = 0;
-        } else if (!strcmp(a, "--packed-weights")) {
-            o.packed_weights = 1;
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            quiet = 1;
-        } else {
-            return cli_usage_error(CMD, "%s: unknown option", a);
-        }
-    }
+    const arg_spec specs[] = {
+        {"--model", "-m", ARG_STR, &model_dir, 0, 0},
+        {"--output", "-o", ARG_STR, &out, 0, 0},
+        {"--target", NULL, ARG_STR, &target, 0, 0},
+        {"--weights", NULL, ARG_STR, &weights, 0, 0},
+        {"--context-length", NULL, ARG_INT, &ctx, 1, 1 << 24},
+        {"--max-layers", NULL, ARG_INT, &max_layers, 1, 1 << 20},
+        {"--sequence-length", NULL, ARG_INT, &seq, 1, 1 << 20},
+        {"--opset", NULL, ARG_INT, &opset, GPTOSS_ONNX_MIN_OPSET, GPTOSS_ONNX_MAX_OPSET},
+        {"--external-threshold", NULL, ARG_INT, &threshold, 1, 1099511627776.0},
+        {"--emit-hidden-states", NULL, ARG_FLAG, &o.emit_hidden_states, 0, 0},
+        {"--emit-block-debug", NULL, ARG_FLAG, &o.emit_block_debug, 0, 0},
+        {"--packed-weights", NULL, ARG_FLAG, &packed, 0, 0},
+        {"--float-weights", NULL, ARG_FLAG, &floats, 0, 0},
+        {"--quiet", "-q", ARG_FLAG, &quiet, 0, 0},
+    };
+    char *text = NULL; /* the help states the opset range */
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (f) help(f), fclose(f);
+    int rc = args_parse(CMD, text ? text : "", argc, argv, specs, ARGS_N(specs), NULL);
+    free(text);
+    if (rc >= 0) return rc;
+    if (packed && floats) return cli_usage_error(CMD, "--packed-weights and --float-weights exclude each other");
+    o.packed_weights = packed;
+    if (weights) genai_only = "--weights";
     if (!model_dir) return cli_usage_error(CMD, "-m DIR is required");
     if (!out) return cli_usage_error(CMD, "-o OUT.onnx (or -o OUTDIR --target genai) is required");
     if (ctx) genai_only = "--context-length";
