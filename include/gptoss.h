@@ -90,6 +90,11 @@ typedef struct gptoss_model gptoss_model;
 
 typedef struct gptoss_open_options {
     int max_layers; /* 0 = all; else use only the first N blocks and touch no other */
+    /* 1: bring every weight the forward pass reads in full (all but the embedding table,
+     * whose rows are read one per token) into memory at open, so that no forward waits on
+     * page faults; they stay file pages (shared, dropped under memory pressure). 0: each
+     * page on first use. */
+    int preload;
 } gptoss_open_options;
 
 /* Opens a checkpoint folder: the original layout (config.json + *.safetensors) or the

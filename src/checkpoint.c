@@ -15,7 +15,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "model_internal.h"
 #include "util.h"
@@ -458,6 +461,46 @@ static gptoss_status load(gptoss_model *m, const char *dir, int max_layers) {
     return GPTOSS_OK;
 }
 
+/* ---- preload ----------------------------------------------------------------------------- */
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
+
+/* Page tables for [p, p+n) filled now, reading the file where it is not cached. */
+static gptoss_status populate(const gptoss_model *m, const void *p, size_t n) {
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)p & ~(page - 1), b = ((uintptr_t)p + n + page - 1) & ~(page - 1);
+    if (madvise((void *)a, b - a, MADV_POPULATE_READ) == 0) return GPTOSS_OK;
+    if (errno != EINVAL) /* an I/O error while reading the file */
+        return gptoss_error(GPTOSS_ERR_IO, "%s: cannot read the weights into memory: %s", m->dir, strerror(errno));
+    volatile uint8_t sink = 0; /* an older kernel: touch every page */
+    for (uintptr_t q = a; q < b; q += page) sink ^= *(const volatile uint8_t *)q;
+    (void)sink;
+    return GPTOSS_OK;
+}
+
+static gptoss_status populate_mat(const gptoss_model *m, const gptoss_mat *w) {
+    return populate(m, w->data, (size_t)((w->rows - 1) * w->stride + w->cols) * gptoss_dtype_size(w->dtype));
+}
+
+static gptoss_status preload(const gptoss_model *m) {
+    gptoss_status st;
+    if ((st = populate_mat(m, &m->unembedding))) return st;
+    for (int l = 0; l < m->n_layers; l++) {
+        const gptoss_block *b = &m->blocks[l];
+        const gptoss_mat *mats[5] = {&b->wq, &b->wk, &b->wv, &b->wo, &b->wgate};
+        for (int i = 0; i < 5; i++)
+            if ((st = populate_mat(m, mats[i]))) return st;
+        const gptoss_mxfp4 *x[2] = {&b->mlp1, &b->mlp2};
+        for (int i = 0; i < 2; i++) {
+            size_t n = (size_t)(x[i]->n_experts * x[i]->rows * x[i]->cols);
+            if ((st = populate(m, x[i]->blocks, n / 2)) || (st = populate(m, x[i]->scales, n / 32))) return st;
+        }
+    }
+    return GPTOSS_OK;
+}
+
 /* ---- public API --------------------------------------------------------------------------- */
 
 gptoss_status gptoss_model_open(const char *dir, const gptoss_open_options *options, gptoss_model **out) {
@@ -469,6 +512,7 @@ gptoss_status gptoss_model_open(const char *dir, const gptoss_open_options *opti
     gptoss_model *m = calloc(1, sizeof *m);
     if (!m) return gptoss_error(GPTOSS_ERR_NOMEM, "%s: out of memory", dir);
     gptoss_status st = load(m, dir, max_layers);
+    if (st == GPTOSS_OK && options && options->preload) st = preload(m);
     if (st) {
         gptoss_model_close(m);
         return st;

@@ -81,7 +81,7 @@ static char *make_ckpt(int hf, void (*mutate)(tlist *)) {
 static void expect_open_fails(const char *what, const char *dir, int max_layers, gptoss_status want,
                               const char *frag1, const char *frag2) {
     gptoss_model *m = NULL;
-    gptoss_open_options o = {max_layers};
+    gptoss_open_options o = {.max_layers = max_layers};
     gptoss_status st = gptoss_model_open(dir, &o, &m);
     const char *msg = gptoss_last_error();
     CHECK(st != GPTOSS_OK && m == NULL, "%s: opened a bad checkpoint", what);
@@ -147,7 +147,7 @@ static void check_valid(int hf) {
     gptoss_model_close(m);
 
     /* max_layers: block 1 may even be broken, it is never looked at */
-    gptoss_open_options o = {1};
+    gptoss_open_options o = {.max_layers = 1};
     st = gptoss_model_open(dir, &o, &m);
     CHECK(st == GPTOSS_OK && gptoss_model_layers(m) == 1, "max_layers 1: %s", gptoss_last_error());
     gptoss_model_close(m);
@@ -161,12 +161,57 @@ static void drop_block1(tlist *l) {
 
 static void check_max_layers_touches_nothing_else(void) {
     char *dir = make_ckpt(0, drop_block1);
-    gptoss_open_options o = {1};
+    gptoss_open_options o = {.max_layers = 1};
     gptoss_model *m = NULL;
     gptoss_status st = gptoss_model_open(dir, &o, &m);
     CHECK(st == GPTOSS_OK, "max_layers=1 with block 1 incomplete: %s", gptoss_last_error());
     gptoss_model_close(m);
     expect_open_fails("all layers with block 1 incomplete", dir, 0, GPTOSS_ERR_MISSING, "block.1.attn.qkv.weight", NULL);
+}
+
+/* Resident file-backed pages of this process (the third field of /proc/self/statm). */
+static long resident_file_pages(void) {
+    long size = 0, resident = 0, shared = -1;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld %ld", &size, &resident, &shared) != 3) shared = -1;
+        fclose(f);
+    }
+    return shared;
+}
+
+/* preload: the unembedding (8 MiB here, 2048 pages) is in this process's page tables once
+ * the model is open; a lazy open maps only what it reads (the header and the small vectors,
+ * plus the kernel's fault-around, at most 16 pages per fault). */
+static void check_preload(void) {
+    if (resident_file_pages() < 0) {
+        printf("skipped: preload (no /proc/self/statm)\n");
+        return;
+    }
+    geom g = GEOM_TINY;
+    g.vocab = 65536;
+    static tlist l;
+    tensors_for_geom(&l, &g, 0);
+    char *dir = new_dir(), p[600], cfg[1024];
+    const char *at = strstr(ORIGINAL_CONFIG, "\"vocab_size\": 100,");
+    snprintf(cfg, sizeof cfg, "%.*s\"vocab_size\": 65536,%s", (int)(at - ORIGINAL_CONFIG), ORIGINAL_CONFIG,
+             at + strlen("\"vocab_size\": 100,"));
+    write_text(dir, "config.json", cfg);
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    write_st(p, &l);
+    long delta[2];
+    for (int preload = 0; preload < 2; preload++) {
+        gptoss_open_options o = {.preload = preload};
+        gptoss_model *m = NULL;
+        long before = resident_file_pages();
+        gptoss_status st = gptoss_model_open(dir, &o, &m);
+        CHECK(st == GPTOSS_OK, "preload %d: %s", preload, gptoss_last_error());
+        delta[preload] = resident_file_pages() - before;
+        gptoss_model_close(m);
+    }
+    CHECK(delta[1] - delta[0] >= 2048, "preload: %ld more resident pages than a lazy open (%ld), want >= 2048",
+          delta[1] - delta[0], delta[0]);
+    printf("ok: preload maps %ld pages at open, a lazy open %ld\n", delta[1], delta[0]);
 }
 
 /* Sharded HF: two files + model.safetensors.index.json. */
@@ -586,6 +631,7 @@ int main(void) {
     check_valid(0);
     check_valid(1);
     check_max_layers_touches_nothing_else();
+    check_preload();
     check_original_multi_file();
     check_hf_sharded();
     check_bad_folders();

@@ -189,7 +189,8 @@ int cmd_chat(int argc, char **argv) {
     char *line = NULL;
     size_t line_cap = 0;
     gptoss_status st = gptoss_tokenizer_open(NULL, &tok);
-    if (!st) st = gptoss_model_open(model, NULL, &m);
+    gptoss_open_options oo = {.preload = 1}; /* no reply waits on the disk */
+    if (!st) st = gptoss_model_open(model, &oo, &m);
     if (!st) {
         /* a reply is rewound away at the next turn (its analysis is dropped): keep rewinds
          * of a reply's length cheap */

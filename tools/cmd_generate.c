@@ -20,7 +20,8 @@
 static const char *HELP =
     "usage: gptoss generate -m DIR (--prompt TEXT | --tokens IDS | --chat JSON) [-n N]\n"
     "                       [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--seed S]\n"
-    "                       [--stop IDS] [--threads N] [--context N] [--max-layers N] [--json]\n"
+    "                       [--stop IDS] [--threads N] [--context N] [--max-layers N] [--lazy]\n"
+    "                       [--json]\n"
     "\n"
     "Generates text: the prompt is run through the model once (prefill, in chunks), then\n"
     "tokens are sampled one at a time (decode, with a KV cache) and their text is streamed to\n"
@@ -47,6 +48,9 @@ static const char *HELP =
     "                      131072 for gpt-oss; its KV cache memory is committed only as it\n"
     "                      fills). A prompt plus -n beyond it is an error\n"
     "  --max-layers N      run only the first N blocks (for tests on partial checkpoints)\n"
+    "  --lazy              do not read the weights into memory before the prompt (by default\n"
+    "                      every weight but the embedding table is, so that no token waits\n"
+    "                      on the disk); each page is then read on first use\n"
     "  --json              print no text while generating; at the end print one JSON object:\n"
     "                      {\"prompt_tokens\", \"tokens\", \"text\", \"stop\", \"seed\",\n"
     "                       \"timings\": {\"prefill_tokens\", \"prefill_s\", \"prefill_tok_s\",\n"
@@ -60,7 +64,7 @@ typedef struct {
     long n, top_k, threads, context, max_layers;
     double temperature, top_p, min_p;
     uint64_t seed;
-    int json, have_seed;
+    int json, have_seed, lazy;
 } gen_args;
 
 static uint64_t random_seed(void) {
@@ -159,6 +163,7 @@ int cmd_generate(int argc, char **argv) {
         {"--threads", NULL, ARG_INT, &a.threads, 1, 4096},
         {"--context", NULL, ARG_INT, &a.context, 1, 1e9},
         {"--max-layers", NULL, ARG_INT, &a.max_layers, 1, 1e6},
+        {"--lazy", NULL, ARG_FLAG, &a.lazy, 0, 0},
         {"--json", NULL, ARG_FLAG, &a.json, 0, 0},
     };
     a.seed = UINT64_MAX; /* "not given" (a seed of 2^64-1 is given as such: rare, harmless) */
@@ -188,7 +193,7 @@ int cmd_generate(int argc, char **argv) {
 
     if ((st = gptoss_tokenizer_open(NULL, &tok))) goto fail;
     if ((st = prompt_ids(&a, tok, &prompt, &n_prompt))) goto fail;
-    gptoss_open_options oo = {.max_layers = (int)a.max_layers};
+    gptoss_open_options oo = {.max_layers = (int)a.max_layers, .preload = !a.lazy};
     if ((st = gptoss_model_open(a.model, &oo, &m))) goto fail;
     gptoss_context_options co = {.max_tokens = (int)a.context, .n_threads = (int)a.threads};
     if ((st = gptoss_context_create(m, &co, &ctx))) goto fail;

@@ -254,7 +254,7 @@ int cmd_inspect(int argc, char **argv) {
     if (out && !deq) return cli_usage_error("inspect", "-o is only for --dequantize");
     if (deq && json) return cli_usage_error("inspect", "--json and --dequantize do not go together");
 
-    gptoss_open_options opt = {(int)max_layers};
+    gptoss_open_options opt = {.max_layers = (int)max_layers};
     gptoss_model *m = NULL;
     gptoss_status st = gptoss_model_open(dir, &opt, &m);
     if (st) return cli_fail("inspect", st);

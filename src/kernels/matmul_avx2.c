@@ -60,6 +60,9 @@ ALWAYS_INLINE void tile_pairs(const gptoss_mm *m, int64_t o, int t, const int R,
     int64_t i = 0;
     for (; i < n2; i += 2 * LANES) {
         VEC xe[3], xo[3];
+        if ((i & 31) == 0) /* the next tile's rows, one line each (see matmul_avx512.c) */
+            UNROLL
+            for (int r = 0; r < R; r++) _mm_prefetch((const char *)(w[r] + i + R * m->ldw), _MM_HINT_T0);
         UNROLL
         for (int c = 0; c < C; c++) {
             xe[c] = MM(_loadu_ps)(x[c] + i);
@@ -146,6 +149,8 @@ ALWAYS_INLINE void dense_rows(const gptoss_mm *m, int64_t o, const int R, const 
 
 static void matmul_bf16(const gptoss_mm *m, int64_t o0, int64_t o1) {
     int64_t o = o0;
+    if (m->T == 1) /* one row at a time, one stream (see matmul_avx512.c) */
+        for (; o < o1; o++) dense_rows(m, o, 1, 1);
     for (; o + 4 <= o1; o += 4) dense_rows(m, o, 4, 1);
     for (; o < o1; o++) dense_rows(m, o, 1, 1);
 }
@@ -190,6 +195,10 @@ ALWAYS_INLINE void mxfp4_tile(const gptoss_mm *m, int64_t o, int t, const int C,
     }
     for (int64_t g = 0; g < nb; g++) {
         __m256 w[4];
+        if ((g & 3) == 0) { /* the same place in the next row (see matmul_avx512.c) */
+            _mm_prefetch((const char *)(blocks + g * 16 + nb * 16), _MM_HINT_T0);
+            if ((g & 63) == 0) _mm_prefetch((const char *)(scales + g + nb), _MM_HINT_T0);
+        }
         decode_block(blocks + g * 16, _mm256_broadcast_ss(&gptoss_e8m0_table[scales[g]]), lut2,
                      lut3, w);
         UNROLL

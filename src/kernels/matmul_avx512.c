@@ -14,6 +14,13 @@
 #define VECI __m512i
 #define MM(op) _mm512##op
 
+/* Memory: a tile of R rows reads R streams, and this generation of cores follows them less
+ * well than one; each loop therefore prefetches the same place in the next tile's rows
+ * (the tile after this one, R rows on), and a matrix-vector product (T = 1, all
+ * memory and no reuse) runs one row at a time, a single sequential stream per thread.
+ * Measured (2 threads, out of cache): BF16 27.7 -> 33 GB/s, MXFP4 10.5 -> 20 GB/s of packed
+ * weights, the machine's streaming read being 34.8 GB/s. */
+
 /* Fixed order: halves, then quarters, ..., as for AVX2. */
 ALWAYS_INLINE float hsum16(__m512 v) {
     __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v),
@@ -52,6 +59,9 @@ ALWAYS_INLINE void tile_pairs(const gptoss_mm *m, int64_t o, int t, const int R,
     for (int c = 0; c < C; c++) x[c] = m->x + (t + c) * m->ldx;
     int64_t i = 0;
     for (; i < n2; i += 2 * LANES) {
+        UNROLL
+        for (int r = 0; r < R; r++) /* the same place in the next tile's rows */
+            _mm_prefetch((const char *)(w[r] + i + R * m->ldw), _MM_HINT_T0);
         UNROLL
         for (int r = 0; r < R; r++) {
             VEC we, wo;
@@ -135,6 +145,8 @@ ALWAYS_INLINE void dense_rows(const gptoss_mm *m, int64_t o, const int R, const 
 
 static void matmul_bf16(const gptoss_mm *m, int64_t o0, int64_t o1) {
     int64_t o = o0;
+    if (m->T == 1) /* one row at a time: see "Memory" above */
+        for (; o < o1; o++) dense_rows(m, o, 1, 1);
     for (; o + 4 <= o1; o += 4) dense_rows(m, o, 4, 1);
     for (; o < o1; o++) dense_rows(m, o, 1, 1);
 }
@@ -176,6 +188,13 @@ ALWAYS_INLINE void mxfp4_tile(const gptoss_mm *m, const gptoss_mxfp4_lut_row *lu
     UNROLL
     for (int c = 0; c < C; c++) x[c] = m->x + (t + c) * m->ldx;
     for (int64_t g = 0; g < nb; g++) {
+        if ((g & 3) == 0) { /* the same place in the next tile's rows */
+            UNROLL
+            for (int r = 0; r < R; r++) {
+                _mm_prefetch((const char *)(blocks[r] + g * 16 + R * nb * 16), _MM_HINT_T0);
+                if ((g & 63) == 0) _mm_prefetch((const char *)(scales[r] + g + R * nb), _MM_HINT_T0);
+            }
+        }
         UNROLL
         for (int r = 0; r < R; r++) {
             __m512 w[2];
@@ -211,6 +230,8 @@ ALWAYS_INLINE void mxfp4_rows(const gptoss_mm *m, const gptoss_mxfp4_lut_row *lu
 static void matmul_mxfp4(const gptoss_mm *m, int64_t o0, int64_t o1) {
     const gptoss_mxfp4_lut_row *lut = gptoss_mxfp4_lut();
     int64_t o = o0;
+    if (m->T == 1) /* one row at a time: see "Memory" above */
+        for (; o < o1; o++) mxfp4_rows(m, lut, o, 1);
     for (; o + 2 <= o1; o += 2) mxfp4_rows(m, lut, o, 2);
     for (; o < o1; o++) mxfp4_rows(m, lut, o, 1);
 }
