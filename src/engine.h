@@ -38,7 +38,8 @@ typedef struct moe_workspace {
     float *y;             /* [P, H] mlp2 outputs, expert order */
     float *fused;         /* [C, H] weighted sums */
     int *task_expert;     /* [max tasks] */
-    int64_t *task_row;    /* [max tasks] */
+    int64_t *task_row;    /* [max tasks] first row of each task */
+    int64_t *task_row_end; /* [max tasks] one past its last row */
 } moe_workspace;
 
 /* Activations of one chunk of up to C tokens, sized once when the context is made. */

@@ -17,7 +17,10 @@
 #include "engine.h"
 #include "util.h"
 
-enum { ROWS_PER_TASK = 32 };
+/* An expert's rows are split into tasks of at least MIN_ROWS_PER_TASK rows (a multiple of
+ * the kernels' 2-row tile), TASKS_PER_THREAD per thread: long runs of consecutive rows
+ * stream from memory (decode), enough tasks balance uneven token counts (prefill). */
+enum { MIN_ROWS_PER_TASK = 32, TASKS_PER_THREAD = 2 };
 
 /* One MXFP4 layer (mlp1 or mlp2) for every active expert. */
 typedef struct {
@@ -28,14 +31,14 @@ typedef struct {
     float *y;             /* [P, rows] */
     const int64_t *start; /* [E+1] first pair of each expert */
     const int *task_expert;
-    const int64_t *task_row;
+    const int64_t *task_row, *task_row_end;
 } expert_job;
 
 static void expert_task(void *ctx, int64_t task, int thread) {
     (void)thread;
     const expert_job *j = ctx;
     const int ex = j->task_expert[task];
-    const int64_t r0 = j->task_row[task];
+    const int64_t r0 = j->task_row[task], r1 = j->task_row_end[task];
     const int64_t rows = j->w->rows, cols = j->w->cols, p0 = j->start[ex];
     gptoss_mm mm = {
         .y = j->y + p0 * rows, .ldy = rows, .x = j->x + p0 * cols, .ldx = cols,
@@ -43,22 +46,26 @@ static void expert_task(void *ctx, int64_t task, int thread) {
         .w = j->w->blocks + (size_t)(ex * rows * cols / 2), .ldw = cols / 2,
         .scales = j->w->scales + (size_t)(ex * rows * cols / 32),
     };
-    int64_t r1 = r0 + ROWS_PER_TASK < rows ? r0 + ROWS_PER_TASK : rows;
     j->e->k->matmul_mxfp4(&mm, r0, r1);
 }
 
-static void run_experts(expert_job *j, int n_experts, int *task_expert, int64_t *task_row) {
+static void run_experts(expert_job *j, int n_experts, int *task_expert, int64_t *task_row, int64_t *task_row_end) {
+    const int64_t rows = j->w->rows;
+    int64_t per = rows / (TASKS_PER_THREAD * (int64_t)gptoss_pool_threads(j->e->pool));
+    per = per < MIN_ROWS_PER_TASK ? MIN_ROWS_PER_TASK : (per + 1) & ~(int64_t)1;
     int64_t n = 0;
     for (int ex = 0; ex < n_experts; ex++) {
         if (j->start[ex + 1] == j->start[ex]) continue;
-        for (int64_t r = 0; r < j->w->rows; r += ROWS_PER_TASK) {
+        for (int64_t r = 0; r < rows; r += per) {
             task_expert[n] = ex;
             task_row[n] = r;
+            task_row_end[n] = r + per < rows ? r + per : rows;
             n++;
         }
     }
     j->task_expert = task_expert;
     j->task_row = task_row;
+    j->task_row_end = task_row_end;
     gptoss_pool_run(j->e->pool, n, expert_task, j);
 }
 
@@ -100,7 +107,7 @@ static void swiglu(float *a, const float *h, int64_t I, float limit) {
 int64_t moe_max_tasks(const gptoss_config *c) {
     const int64_t rows = 2 * (int64_t)c->intermediate_size > c->hidden_size ? 2 * (int64_t)c->intermediate_size
                                                                              : c->hidden_size;
-    return (int64_t)c->num_experts * ((rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK);
+    return (int64_t)c->num_experts * ((rows + MIN_ROWS_PER_TASK - 1) / MIN_ROWS_PER_TASK);
 }
 
 void moe_route(const gptoss_engine *e, moe_workspace *ws, const float *normed, int n,
@@ -127,13 +134,13 @@ void moe_experts(const gptoss_engine *e, moe_workspace *ws, const float *normed,
     }
     /* mlp1, swiglu, mlp2 */
     expert_job j1 = {.e = e, .w = &b->mlp1, .bias = b->b1, .x = ws->xin, .y = ws->h, .start = ws->start};
-    run_experts(&j1, E, ws->task_expert, ws->task_row);
+    run_experts(&j1, E, ws->task_expert, ws->task_row, ws->task_row_end);
     for (int64_t q = 0; q < P; q++) {
         swiglu(ws->act + q * I, ws->h + q * 2 * I, I, c->swiglu_limit);
         e->k->mxfp4_prepare_x(ws->act_in + q * I, ws->act + q * I, I);
     }
     expert_job j2 = {.e = e, .w = &b->mlp2, .bias = b->b2, .x = ws->act_in, .y = ws->y, .start = ws->start};
-    run_experts(&j2, E, ws->task_expert, ws->task_row);
+    run_experts(&j2, E, ws->task_expert, ws->task_row, ws->task_row_end);
 }
 
 void moe_combine(moe_workspace *ws, float *x, int n, const gptoss_config *c) {

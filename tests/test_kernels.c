@@ -191,6 +191,41 @@ static void attn_case(const gptoss_kernels *k, int n, int d) {
     free(q), free(kv), free(s), free(s2), free(o), free(o2);
 }
 
+/* Scale byte 255: 2^128 is not a float, and the reference scales each value exactly
+ * (ldexp): codes +-0 stay 0, +-0.5 give +-2^127, the others +-inf. Row 0's scale-255 block
+ * holds only zeros, row 1's one 0.5 (both finite, checked against the formula), row 2's one
+ * 1.0 (infinite). For T = 1 and 5. */
+static void scale_255_case(const gptoss_kernels *k, int T) {
+    enum { IN = 96, OUT = 3 };
+    uint8_t w[OUT * IN / 2], sc[OUT * IN / 32];
+    float x[5 * IN], xp[5 * IN], y[5 * OUT];
+    for (size_t i = 0; i < sizeof w; i++) w[i] = (uint8_t)next_u32();
+    for (size_t i = 0; i < sizeof sc; i++) sc[i] = (uint8_t)(124 + next_u32() % 6);
+    for (int i = 0; i < 16; i++) {
+        w[0 * IN / 2 + 16 + i] = i % 3 ? 0x00 : 0x88; /* +0 and -0 codes */
+        w[1 * IN / 2 + 16 + i] = i == 5 ? 0x10 : 0x00; /* one 0.5 */
+        w[2 * IN / 2 + 16 + i] = i == 9 ? 0x02 : 0x00; /* one 1.0 */
+    }
+    for (int o = 0; o < OUT; o++) sc[o * 3 + 1] = 255;
+    for (int i = 0; i < T * IN; i++) x[i] = uniform() * 0x1p-100f; /* 2^127 x stays finite */
+    for (int t = 0; t < T; t++) k->mxfp4_prepare_x(xp + t * IN, x + t * IN, IN);
+    gptoss_mm mm = {.y = y, .ldy = OUT, .x = xp, .ldx = IN, .T = T, .in = IN, .w = w, .ldw = IN / 2, .scales = sc};
+    k->matmul_mxfp4(&mm, 0, OUT);
+    for (int t = 0; t < T; t++) {
+        for (int o = 0; o < 2; o++) {
+            double exact = 0, mag = 0;
+            for (int64_t i = 0; i < IN; i++) {
+                double p = weight(MXFP4, w, sc, IN, o, i) * x[t * IN + i];
+                exact += p, mag += fabs(p);
+            }
+            float got = y[t * OUT + o];
+            CHECK(isfinite(got) && fabs(got - exact) <= (IN + 2) * 0x1p-24 * mag,
+                  "%s scale 255, row %d, T=%d: %.9g, want %.9g", k->name, o, T, got, exact);
+        }
+        CHECK(isinf(y[t * OUT + 2]), "%s scale 255, code 1.0, T=%d: %.9g, want +-inf", k->name, T, y[t * OUT + 2]);
+    }
+}
+
 int main(void) {
     const char *names[] = {"portable", "avx2", "avx512"};
     int ran = 0;
@@ -213,6 +248,8 @@ int main(void) {
             for (size_t b = 0; b < sizeof mx_in / sizeof mx_in[0]; b++)
                 run_case(k, MXFP4, mx_in[b] > 1000 ? 7 : 11, mx_in[b], Ts[a], (int)(a % 2));
         }
+        scale_255_case(k, 1);
+        scale_255_case(k, 5);
         static const int keys[] = {1, 2, 7, 16, 17, 33, 200};
         for (size_t a = 0; a < sizeof keys / sizeof keys[0]; a++) {
             attn_case(k, keys[a], 16);

@@ -74,6 +74,15 @@ for args in "--tokens 1,2" "-m $dir" "-m $dir --tokens 1,2 --prompt x" "-m $dir 
   [ $rc -eq 2 ] || fail "run $args: exit $rc, want 2 ($err)"
   [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "run $args: not one line: $err"
 done
+# the argument layer as tokenize uses it: "--" ends the options, a second TEXT, a missing
+# value and an unknown option are usage errors
+[ "$("$GPTOSS_BIN" tokenize --json -- --x)" = "$(printf -- '--x' | "$GPTOSS_BIN" tokenize --json -)" ] ||
+  fail "tokenize -- --x differs from --x read from standard input"
+for args in "a b" "--decode" "--bogus" "--json"; do
+  rc=0; err=$("$GPTOSS_BIN" tokenize $args 2>&1 >/dev/null) || rc=$?
+  [ $rc -eq 2 ] || fail "tokenize $args: exit $rc, want 2 ($err)"
+  [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "tokenize $args: not one line: $err"
+done
 expect_fail "missing model folder" "$GPTOSS_BIN" run -m "$tmp/nope" --tokens 1
 expect_fail "token id out of range" "$GPTOSS_BIN" run -m "$dir" --tokens 1,999999
 expect_fail "dump into a missing folder" "$GPTOSS_BIN" run -m "$dir" --tokens 1 --dump "$tmp/no/such/d.safetensors"

@@ -65,14 +65,19 @@ int args_parse(const char *cmd, const char *help, int argc, char **argv, const a
         if (!(extra->v = calloc((size_t)argc + 1, sizeof *extra->v)))
             return cli_usage_error(cmd, "out of memory");
     }
+    int options_end = 0; /* after "--" every argument is positional */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        if (!options_end && !strcmp(a, "--")) {
+            options_end = 1;
+            continue;
+        }
+        if (!options_end && (!strcmp(a, "-h") || !strcmp(a, "--help"))) {
             fputs(help, stdout);
             return 0;
         }
         const arg_spec *s = NULL;
-        if (a[0] != '-' || !a[1]) { /* a positional argument */
+        if (options_end || a[0] != '-' || !a[1]) { /* a positional argument */
             for (size_t j = 0; j < n_specs && !s; j++)
                 if (!*specs[j].name) s = &specs[j];
             if (!s) return cli_usage_error(cmd, "unexpected argument '%s'", a);

@@ -27,7 +27,8 @@ typedef enum {
 typedef struct arg_spec {
     const char *name, *alias; /* "--model", "-m" (alias may be NULL); name "" = the one
                                  positional argument (anything not starting with '-',
-                                 or '-' alone), ARG_STR; alias then names it in errors */
+                                 '-' alone, or anything after "--"), ARG_STR; alias then
+                                 names it in errors */
     arg_kind kind;
     void *dst;
     double lo, hi; /* ARG_INT / ARG_FLOAT bounds */

@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "args.h"
 #include "cli.h"
 #include "parity/parity.h"
 #include "tokenizer/harmony_json.h"
@@ -20,6 +21,7 @@ static const char *HELP =
     "the o200k_harmony tokenizer of GPT-OSS, exactly as tiktoken does, and prints one line\n"
     "per token: the id, a tab, and the token's bytes as a JSON string. Bytes that are not\n"
     "valid UTF-8 on their own (a character split across tokens) are shown as \\xNN.\n"
+    "Put '--' before a TEXT that begins with '-'.\n"
     "\n"
     "  --json           print {\"ids\": [...], \"tokens\": [...]} instead\n"
     "  --allow-special  recognise special tokens spelled in the text (<|start|>, <|end|>,\n"
@@ -277,33 +279,19 @@ static int do_parse(const gptoss_tokenizer *tok, const char *arg, const char *ro
 int cmd_tokenize(int argc, char **argv) {
     int json = 0, allow_special = 0, jsonl = 0, chat = 0;
     const char *decode = NULL, *vocab = NULL, *text = NULL, *parse = NULL, *role = "assistant";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(HELP, stdout);
-            return 0;
-        } else if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--jsonl")) jsonl = 1;
-        else if (!strcmp(a, "--chat")) chat = 1;
-        else if (!strcmp(a, "--allow-special")) allow_special = 1;
-        else if (!strcmp(a, "--decode") || !strcmp(a, "--vocab") || !strcmp(a, "--parse") ||
-                 !strcmp(a, "--role")) {
-            if (i + 1 >= argc) return cli_usage_error("tokenize", "%s needs a value", a);
-            if (!strcmp(a, "--decode")) decode = argv[++i];
-            else if (!strcmp(a, "--parse")) parse = argv[++i];
-            else if (!strcmp(a, "--role")) role = argv[++i];
-            else vocab = argv[++i];
-        } else if (a[0] == '-' && a[1] && strcmp(a, "--")) {
-            return cli_usage_error("tokenize", "unknown option '%s'", a);
-        } else {
-            if (!strcmp(a, "--")) {
-                if (++i >= argc) break;
-                a = argv[i];
-            }
-            if (text) return cli_usage_error("tokenize", "more than one TEXT argument");
-            text = a;
-        }
-    }
+    const arg_spec specs[] = {
+        {"", "TEXT", ARG_STR, &text, 0, 0},
+        {"--json", NULL, ARG_FLAG, &json, 0, 0},
+        {"--jsonl", NULL, ARG_FLAG, &jsonl, 0, 0},
+        {"--chat", NULL, ARG_FLAG, &chat, 0, 0},
+        {"--allow-special", NULL, ARG_FLAG, &allow_special, 0, 0},
+        {"--decode", NULL, ARG_STR, &decode, 0, 0},
+        {"--parse", NULL, ARG_STR, &parse, 0, 0},
+        {"--role", NULL, ARG_STR, &role, 0, 0},
+        {"--vocab", NULL, ARG_STR, &vocab, 0, 0},
+    };
+    int prc = args_parse("tokenize", HELP, argc, argv, specs, ARGS_N(specs), NULL);
+    if (prc >= 0) return prc;
     if (!!decode + !!parse + jsonl + chat > 1)
         return cli_usage_error("tokenize", "--decode, --parse, --jsonl and --chat exclude each other");
     if (decode && text) return cli_usage_error("tokenize", "--decode takes no TEXT");

@@ -1,6 +1,7 @@
 /* attn_avx2.c: the attention kernels with 8-lane AVX2 registers (attn_simd.h). */
 #include <immintrin.h>
 
+#include "hsum.h"
 #include "kernels.h"
 
 #define LANES 8
@@ -24,14 +25,6 @@
 #define BLEND_LT(a, b, c, d) _mm256_blendv_ps(d, c, _mm256_cmp_ps(a, b, _CMP_LT_OQ))
 #define HSUM(v) gptoss_hsum8(v)
 #define NAME(x) x##_avx2
-
-/* ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), as the matmul kernels. */
-static inline float gptoss_hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 #include "attn_simd.h"
 

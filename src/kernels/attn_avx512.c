@@ -1,6 +1,7 @@
 /* attn_avx512.c: the attention kernels with 16-lane AVX-512 registers (attn_simd.h). */
 #include <immintrin.h>
 
+#include "hsum.h"
 #include "kernels.h"
 
 #define LANES 16
@@ -24,16 +25,6 @@
 #define BLEND_LT(a, b, c, d) _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), d, c)
 #define HSUM(v) gptoss_hsum16(v)
 #define NAME(x) x##_avx512
-
-/* Halves, then quarters, ...: the order of the matmul kernels' reduction. */
-static inline float gptoss_hsum16(__m512 v) {
-    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v),
-                             _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 #include "attn_simd.h"
 

@@ -13,6 +13,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "hsum.h"
 #include "kernels.h"
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -22,14 +23,6 @@
 #define VEC __m256
 #define VECI __m256i
 #define MM(op) _mm256##op
-
-/* ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)) */
-ALWAYS_INLINE float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 /* 2*LANES bf16 weights in one load: the even ones (low halves of each 32-bit lane)
  * shifted up, the odd ones (high halves) masked; x is prepared to match: each group of
@@ -120,7 +113,7 @@ ALWAYS_INLINE void tile_finish(const gptoss_mm *m, int64_t o, int t, const int R
     for (int r = 0; r < R; r++)
         UNROLL
         for (int c = 0; c < C; c++) {
-            float s = hsum(acc[r][c]);
+            float s = gptoss_hsum8(acc[r][c]);
             m->y[(t + c) * m->ldy + o + r] = m->bias ? s + m->bias[o + r] : s;
         }
 }
@@ -163,8 +156,9 @@ static void matmul_f32(const gptoss_mm *m, int64_t o0, int64_t o1) {
 
 /* ---- MXFP4 ---------------------------------------------------------------------------- */
 
-ALWAYS_INLINE void decode_block(const uint8_t *b, __m256 scale, __m256i lut2, __m256i lut3,
+ALWAYS_INLINE void decode_block(const uint8_t *b, uint8_t scale_byte, __m256i lut2, __m256i lut3,
                                 __m256 out[4]) {
+    const __m256 scale = _mm256_broadcast_ss(&gptoss_e8m0_table[scale_byte]);
     __m128i q = _mm_loadu_si128((const __m128i *)b);
     __m256i codes = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
     codes = _mm256_and_si256(codes, _mm256_set1_epi8(0x0F));
@@ -173,10 +167,13 @@ ALWAYS_INLINE void decode_block(const uint8_t *b, __m256 scale, __m256i lut2, __
     __m256i lo = _mm256_unpacklo_epi8(b2, b3); /* 16-bit high halves, values 0..15 */
     __m256i hi = _mm256_unpackhi_epi8(b2, b3); /* values 16..31 */
     __m256i z = _mm256_setzero_si256();
-    out[0] = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(z, lo)), scale);
-    out[1] = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(z, lo)), scale);
-    out[2] = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(z, hi)), scale);
-    out[3] = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(z, hi)), scale);
+    __m256 v[4] = {_mm256_castsi256_ps(_mm256_unpacklo_epi16(z, lo)), _mm256_castsi256_ps(_mm256_unpackhi_epi16(z, lo)),
+                   _mm256_castsi256_ps(_mm256_unpacklo_epi16(z, hi)), _mm256_castsi256_ps(_mm256_unpackhi_epi16(z, hi))};
+    if (__builtin_expect(scale_byte == 255, 0)) { /* 2^128 is not a float: 2^127, then 2 (exact, as ldexp) */
+        for (int k = 0; k < 4; k++) out[k] = _mm256_mul_ps(_mm256_mul_ps(v[k], _mm256_set1_ps(0x1p127f)), _mm256_set1_ps(2.0f));
+        return;
+    }
+    for (int k = 0; k < 4; k++) out[k] = _mm256_mul_ps(v[k], scale);
 }
 
 /* One row o x tokens [t, t+C), two accumulators per token. */
@@ -199,8 +196,7 @@ ALWAYS_INLINE void mxfp4_tile(const gptoss_mm *m, int64_t o, int t, const int C,
             _mm_prefetch((const char *)(blocks + g * 16 + nb * 16), _MM_HINT_T0);
             if ((g & 63) == 0) _mm_prefetch((const char *)(scales + g + nb), _MM_HINT_T0);
         }
-        decode_block(blocks + g * 16, _mm256_broadcast_ss(&gptoss_e8m0_table[scales[g]]), lut2,
-                     lut3, w);
+        decode_block(blocks + g * 16, scales[g], lut2, lut3, w);
         UNROLL
         for (int c = 0; c < C; c++) {
             const float *xb = x[c] + g * 32;
@@ -212,7 +208,7 @@ ALWAYS_INLINE void mxfp4_tile(const gptoss_mm *m, int64_t o, int t, const int C,
     }
     UNROLL
     for (int c = 0; c < C; c++) {
-        float s = hsum(_mm256_add_ps(a0[c], a1[c]));
+        float s = gptoss_hsum8(_mm256_add_ps(a0[c], a1[c]));
         m->y[(t + c) * m->ldy + o] = m->bias ? s + m->bias[o] : s;
     }
 }

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "hsum.h"
 #include "kernels.h"
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -20,16 +21,6 @@
  * memory and no reuse) runs one row at a time, a single sequential stream per thread.
  * Measured (2 threads, out of cache): BF16 27.7 -> 33 GB/s, MXFP4 10.5 -> 20 GB/s of packed
  * weights, the machine's streaming read being 34.8 GB/s. */
-
-/* Fixed order: halves, then quarters, ..., as for AVX2. */
-ALWAYS_INLINE float hsum16(__m512 v) {
-    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v),
-                             _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 /* 2*LANES bf16 weights in one load: the even ones (low halves of each 32-bit lane)
  * shifted up, the odd ones (high halves) masked; x is prepared to match: each group of
@@ -114,7 +105,7 @@ ALWAYS_INLINE void tile_finish(const gptoss_mm *m, int64_t o, int t, const int R
     for (int r = 0; r < R; r++)
         UNROLL
         for (int c = 0; c < C; c++) {
-            float s = hsum16(acc[r][c]);
+            float s = gptoss_hsum16(acc[r][c]);
             m->y[(t + c) * m->ldy + o + r] = m->bias ? s + m->bias[o + r] : s;
         }
 }
@@ -211,7 +202,7 @@ ALWAYS_INLINE void mxfp4_tile(const gptoss_mm *m, const gptoss_mxfp4_lut_row *lu
     for (int r = 0; r < R; r++)
         UNROLL
         for (int c = 0; c < C; c++) {
-            float s = hsum16(_mm512_add_ps(a0[r][c], a1[r][c]));
+            float s = gptoss_hsum16(_mm512_add_ps(a0[r][c], a1[r][c]));
             m->y[(t + c) * m->ldy + o + r] = m->bias ? s + m->bias[o + r] : s;
         }
 }

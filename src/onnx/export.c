@@ -156,15 +156,6 @@ static int mat(ex *e, const char *prefix, const char *name, const gptoss_mat *co
 }
 
 /* y = x W^T + b as one Gemm node named prefix; b may be NULL. */
-static int linear(ex *e, const char *prefix, int x, int w, int b) {
-    ox_node *n = ox_node_new(e->g, "Gemm", "%s", prefix);
-    ox_in(n, x);
-    ox_in(n, w);
-    if (b >= 0) ox_in(n, b);
-    ox_attr_int(n, "transB", 1);
-    return ox_out(e->g, n);
-}
-
 /* MXFP4 experts [E, R, C] as a float value: packed codes decoded in the graph, or fp32
  * decoded here. */
 static int experts(ex *e, const char *prefix, const char *name, const gptoss_mxfp4 *q) {
@@ -368,7 +359,7 @@ static int attention(ex *e, int l, int x, const taps *t) {
     };
     snprintf(wn, sizeof wn, "block%d.attn.qkv.bias", l);
     int bias = ox_weight(e->g, wn, OX_FLOAT, 1, &nqkv, bp, 3);
-    int qkv = linear(e, nm, tn, w, bias);
+    int qkv = ox_linear(e->g, nm, tn, w, bias);
     name_of(nm, p, "split_qkv");
     int64_t sizes[3] = {nq, nk, nk};
     ox_node *n = ox_node_new(e->g, "Split", "%s", nm);
@@ -451,7 +442,7 @@ static int attention(ex *e, int l, int x, const taps *t) {
     snprintf(wn, sizeof wn, "block%d.attn.out.weight", l);
     w = mat(e, nm, wn, wo, 1);
     snprintf(wn, sizeof wn, "block%d.attn.out.bias", l);
-    int y = linear(e, nm, o, w, vec(e, wn, b->bo, 1, &H));
+    int y = ox_linear(e->g, nm, o, w, vec(e, wn, b->bo, 1, &H));
     tap(e, t, y, "attn_projected", OX_FLOAT, 2, hdims);
     name_of(nm, p, "residual");
     y = op2(e, "Add", nm, x, y);
@@ -540,7 +531,7 @@ static int moe(ex *e, int l, int x, const taps *t) {
     snprintf(wn, sizeof wn, "block%d.mlp.gate.weight", l);
     int w = mat(e, nm, wn, wg, 1);
     snprintf(wn, sizeof wn, "block%d.mlp.gate.bias", l);
-    int gl = linear(e, nm, tn, w, vec(e, wn, b->bgate, 1, &E));
+    int gl = ox_linear(e->g, nm, tn, w, vec(e, wn, b->bgate, 1, &E));
     tap(e, t, gl, "mlp_gate_logits", OX_FLOAT, 2, edims);
     name_of(nm, p, "topk");
     ox_node *n = ox_node_new(e->g, "TopK", "%s", nm);
@@ -710,7 +701,7 @@ static gptoss_status build(ex *e) {
         snprintf(pre, sizeof pre, n > 1 ? "/unembedding/part%d" : "/unembedding", (int)c);
         snprintf(wn, sizeof wn, n > 1 ? "unembedding.weight.part%d" : "unembedding.weight", (int)c);
         int w = mat(e, pre, wn, wu, 1);
-        parts[c] = linear(e, pre, x, w, -1);
+        parts[c] = ox_linear(e->g, pre, x, w, -1);
     }
     int logits = parts[0];
     if (n > 1) {

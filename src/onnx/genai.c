@@ -158,15 +158,6 @@ static int linear_q8(gx *e, const char *name, const char *wname, int x, const gp
 }
 
 /* y = x W^T + b (b may be -1) */
-static int linear(gx *e, const char *name, int x, int w, int b) {
-    ox_node *n = ox_node_new(e->g, "Gemm", "%s", name);
-    ox_in(n, x);
-    ox_in(n, w);
-    if (b >= 0) ox_in(n, b);
-    ox_attr_int(n, "transB", 1);
-    return ox_out(e->g, n);
-}
-
 /* x [N, C] -> [B, S, C] */
 static int to_bsc(gx *e, const char *name, int x, int64_t c) {
     char nm[NM];
@@ -259,7 +250,7 @@ static int attention(gx *e, int l, int t, int past_k, int past_v, int *present_k
     snprintf(wn, sizeof wn, "block%d.attn.qkv.bias", l);
     int bias = ox_weight(e->g, wn, OX_FLOAT, 1, &nqkv, bp, 3);
     snprintf(nm, sizeof nm, "/block%d/attn/qkv", l);
-    int qkv = q8 ? linear_q8(e, nm, wn, t, ws, 3, bias) : linear(e, nm, t, w, bias);
+    int qkv = q8 ? linear_q8(e, nm, wn, t, ws, 3, bias) : ox_linear(e->g, nm, t, w, bias);
     snprintf(nm, sizeof nm, "/block%d/attn/qkv_bsc", l);
     qkv = to_bsc(e, nm, qkv, nqkv);
 
@@ -293,7 +284,7 @@ static int attention(gx *e, int l, int t, int past_k, int past_v, int *present_k
     snprintf(wn, sizeof wn, "block%d.attn.out.weight", l);
     snprintf(nm, sizeof nm, "/block%d/attn/out", l);
     if (q8) return linear_q8(e, nm, wn, a, wo, 1, bias);
-    return linear(e, nm, a, mat(e, wn, wo, 1), bias);
+    return ox_linear(e->g, nm, a, mat(e, wn, wo, 1), bias);
 }
 
 static int moe(gx *e, int l, int t) {
@@ -305,7 +296,7 @@ static int moe(gx *e, int l, int t) {
     snprintf(wn, sizeof wn, "block%d.mlp.gate.bias", l);
     int bias = vec(e, wn, b->bgate, 1, &e->E);
     snprintf(nm, sizeof nm, "/block%d/mlp/gate", l);
-    int router = linear(e, nm, t, w, bias);
+    int router = ox_linear(e->g, nm, t, w, bias);
 
     int q8 = e->o->weights == GPTOSS_GENAI_INT8;
     int w1, s1 = -1, w2, s2 = -1;
@@ -387,7 +378,7 @@ static gptoss_status build(gx *e) {
     const gptoss_mat *wu[1] = {&m->unembedding};
     int logits = e->o->weights == GPTOSS_GENAI_INT8
                      ? linear_q8(e, "/unembedding", "unembedding.weight", t, wu, 1, -1)
-                     : linear(e, "/unembedding", t, mat(e, "unembedding.weight", wu, 1), -1);
+                     : ox_linear(e->g, "/unembedding", t, mat(e, "unembedding.weight", wu, 1), -1);
     logits = to_bsc(e, "/logits", logits, e->V);
     ox_output_sym(e->g, logits, "logits", OX_FLOAT, 3, (int64_t[]){0, 0, e->V}, DIM_LOGITS);
     for (int l = 0; l < m->n_layers; l++) {

@@ -279,6 +279,15 @@ void ox_attr_ints(ox_node *n, const char *name, int count, const int64_t *v) {
     memcpy(a->ints, v, (size_t)a->n_ints * sizeof *v);
 }
 
+int ox_linear(ox_graph *g, const char *name, int x, int w, int b) {
+    ox_node *n = ox_node_new(g, "Gemm", "%s", name);
+    ox_in(n, x);
+    ox_in(n, w);
+    if (b >= 0) ox_in(n, b);
+    ox_attr_int(n, "transB", 1);
+    return ox_out(g, n);
+}
+
 void ox_output(ox_graph *g, int v, const char *name, int elem_type, int ndim, const int64_t *dims) {
     ox_output_sym(g, v, name, elem_type, ndim, dims, NULL);
 }

@@ -122,6 +122,9 @@ void ox_attr_int(ox_node *n, const char *name, int64_t v);
 void ox_attr_float(ox_node *n, const char *name, float v);
 void ox_attr_ints(ox_node *n, const char *name, int count, const int64_t *v);
 void ox_attr_string(ox_node *n, const char *name, const char *literal);
+/* Gemm(x, w, b) with transB = 1: x [N, in] times w [out, in] transposed, plus b [out] (b < 0:
+ * none); the node is named name. */
+int ox_linear(ox_graph *g, const char *name, int x, int w, int b);
 
 typedef struct ox_write_options {
     int opset;               /* ai.onnx opset */
