@@ -31,7 +31,7 @@ static size_t ws_list(gptoss_context *ctx, ws_buf *out) {
         {(void **)&w->k, C * nkv * f}, {(void **)&w->v, C * nkv * f},
         {(void **)&w->proj, C * H * f},
         {(void **)&w->cos, C * d / 2 * f}, {(void **)&w->sin, C * d / 2 * f},
-        {(void **)&w->scores, threads * (size_t)ctx->capacity * f},
+        {(void **)&w->scores, threads * ATTN_GROUP_MAX * (size_t)ctx->capacity * f},
         {(void **)&m->gates, C * E * f}, {(void **)&m->idx, P * i64}, {(void **)&m->wts, P * f},
         {(void **)&m->start, (E + 1) * i64}, {(void **)&m->fill, E * i64},
         {(void **)&m->pair_pos, P * i64},

@@ -55,13 +55,13 @@ typedef struct gptoss_workspace {
 } gptoss_workspace;
 
 /* ---- the KV cache ----------------------------------------------------------------------
- * Per block, keys (after RoPE) and values in fp32, [rows, n_kv, d] each; position p lives in
- * row p % rows. Full-attention blocks have rows = capacity (no wrap); sliding-window blocks
+ * Per block, keys (after RoPE) and values in fp32, [n_kv, rows, d] each (a KV head's rows
+ * are contiguous: attention streams them); position p lives in row p % rows. Full-attention blocks have rows = capacity (no wrap); sliding-window blocks
  * keep a ring of window + slack rows: slack >= chunk - 1 lets a chunk's queries see their
  * whole window while the chunk writes its own keys, and a rewind by up to `slack` tokens
  * finds the window it needs still there. The memory is one anonymous mapping reserved
  * at creation and committed by the kernel page by page as positions are written, so a
- * context of 131072 tokens costs only what it holds. */
+ * context of 131072 tokens costs only what it holds (each head's rows fill from its start). */
 typedef struct gptoss_kv_layer {
     float *k, *v;
     int rows;
@@ -133,7 +133,8 @@ void rope_forward(float *x, int n, int n_heads, int d, const float *cos_t, const
 /* out [n, n_heads*d] = causal attention with per-head sinks of the queries q [n, n_heads, d]
  * at positions pos0.., over the keys and values of positions 0 .. pos0+n-1 in the cache layer
  * (the chunk's own already written); window > 0 limits query i to keys (i-window, i].
- * scores: [threads, pos0 + n] scratch. */
+ * scores: [threads, ATTN_GROUP_MAX, pos0 + n] scratch. */
+enum { ATTN_GROUP_MAX = 8 }; /* query heads one task runs against a KV head's rows */
 void attention_forward(const gptoss_engine *e, float *out, const float *q, const gptoss_kv_layer *kv,
                        int64_t pos0, int n, int n_heads, int n_kv, int d, int window,
                        const float *sinks, float *scores);

@@ -38,9 +38,12 @@ static void embed(const gptoss_mat *E, const int32_t *tokens, int n, int64_t H, 
 }
 
 /* Copies n rows of `width` floats from src [rows, width] into the cache ring at pos0.. */
-static void kv_store(float *cache, int rows, int64_t pos0, const float *src, int n, int64_t width) {
+/* src [n, n_kv * d] into the cache layer [n_kv, rows, d] at positions pos0.. */
+static void kv_store(float *cache, int rows, int64_t pos0, const float *src, int n, int n_kv, int d) {
     for (int t = 0; t < n; t++)
-        memcpy(cache + ((pos0 + t) % rows) * width, src + (int64_t)t * width, sizeof(float) * (size_t)width);
+        for (int h = 0; h < n_kv; h++)
+            memcpy(cache + ((int64_t)h * rows + (pos0 + t) % rows) * d, src + ((int64_t)t * n_kv + h) * d,
+                   sizeof(float) * (size_t)d);
 }
 
 static void attention_half(gptoss_context *ctx, int layer, int n, const gptoss_tapper *tp) {
@@ -62,8 +65,8 @@ static void attention_half(gptoss_context *ctx, int layer, int n, const gptoss_t
     rope_forward(w->q, n, nh, d, w->cos, w->sin);
     rope_forward(w->k, n, nkv, d, w->cos, w->sin);
     const gptoss_kv_layer *kv = &ctx->kv.layers[layer];
-    kv_store(kv->k, kv->rows, pos0, w->k, n, (int64_t)nkv * d);
-    kv_store(kv->v, kv->rows, pos0, w->v, n, (int64_t)nkv * d);
+    kv_store(kv->k, kv->rows, pos0, w->k, n, nkv, d);
+    kv_store(kv->v, kv->rows, pos0, w->v, n, nkv, d);
     attention_forward(e, w->o, w->q, kv, pos0, n, nh, nkv, d, gptoss_layer_window(c, layer), blk->sinks,
                       w->scores);
     matmul_forward(e, w->proj, w->o, n, &blk->wo, blk->bo);

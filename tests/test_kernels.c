@@ -134,6 +134,46 @@ static void run_case(const gptoss_kernels *k, int kind, int64_t out, int64_t in,
  * every point: what a ring buffer does). Bounds: scores as a dot product (above) times the
  * scale (one more rounding); exp within 4 ulp (2^-21 relative) of exp(); the accumulated
  * output as a sum of n products with w = p*inv rounded once, per element. */
+/* One query (G = 1) through the grouped kernels. */
+static float scores1(const gptoss_attn_kernels *a, float *s, const float *q, const float *k, int64_t ld, int n,
+                     int d, float scale) {
+    float m;
+    a->scores(s, n, q, d, 1, k, ld, n, d, scale, &m);
+    return m;
+}
+static void accum1(const gptoss_attn_kernels *a, float *o, const float *p, float inv, const float *v, int64_t ld,
+                   int n, int d) {
+    a->accum(o, d, p, n, &inv, 1, v, ld, n, d);
+}
+
+/* G queries at once give, bit for bit, what each gives alone (G = 1): the grouping that
+ * attention.c chooses from the thread count changes no result. */
+static void attn_group_case(const gptoss_kernels *k, int n, int d, int G) {
+    const gptoss_attn_kernels *a = k->attn;
+    if (d % a->lanes) return;
+    const int ld = d + 8;
+    float *q = malloc(sizeof(float) * G * d), *kv = malloc(sizeof(float) * n * ld), m[8];
+    float *s = malloc(sizeof(float) * G * n), *s1 = malloc(sizeof(float) * n), inv[8];
+    float *o = calloc((size_t)G * d, sizeof(float)), *o1 = calloc(d, sizeof(float));
+    for (int i = 0; i < G * d; i++) q[i] = 2 * uniform();
+    for (int i = 0; i < n * ld; i++) kv[i] = 2 * uniform();
+    a->scores(s, n, q, d, G, kv, ld, n, d, 0.125f, m);
+    for (int g = 0; g < G; g++) {
+        float m1 = scores1(a, s1, q + g * d, kv, ld, n, d, 0.125f);
+        CHECK(!memcmp(s1, s + g * n, sizeof(float) * n) && m1 == m[g], "%s scores G=%d: query %d differs alone",
+              k->name, G, g);
+        inv[g] = 1.0f / (1.0f + g);
+    }
+    for (int i = 0; i < G * n; i++) s[i] = fabsf(uniform());
+    a->accum(o, d, s, n, inv, G, kv, ld, n, d);
+    for (int g = 0; g < G; g++) {
+        for (int c = 0; c < d; c++) o1[c] = 0;
+        accum1(a, o1, s + g * n, inv[g], kv, ld, n, d);
+        CHECK(!memcmp(o1, o + g * d, sizeof(float) * d), "%s accum G=%d: query %d differs alone", k->name, G, g);
+    }
+    free(q), free(kv), free(s), free(s1), free(o), free(o1);
+}
+
 static void attn_case(const gptoss_kernels *k, int n, int d) {
     const gptoss_attn_kernels *a = k->attn;
     if (d % a->lanes) return;
@@ -144,7 +184,7 @@ static void attn_case(const gptoss_kernels *k, int n, int d) {
     for (int i = 0; i < d; i++) q[i] = 2 * uniform();
     for (int i = 0; i < n * ld; i++) kv[i] = 2 * uniform();
     const float scale = 0.125f;
-    float m = a->scores(s, q, kv, ld, n, d, scale), mref = -INFINITY;
+    float m = scores1(a, s, q, kv, ld, n, d, scale), mref = -INFINITY;
     for (int j = 0; j < n; j++) {
         double dot = 0, mag = 0;
         for (int c = 0; c < d; c++) dot += (double)q[c] * kv[j * ld + c], mag += fabs((double)q[c] * kv[j * ld + c]);
@@ -155,8 +195,8 @@ static void attn_case(const gptoss_kernels *k, int n, int d) {
     }
     CHECK(m == mref, "%s scores: max %g, want %g", k->name, m, mref);
     for (int cut = 0; cut <= n; cut += n / 5 + 1) { /* split anywhere: the same bits */
-        float m1 = a->scores(s2, q, kv, ld, cut, d, scale);
-        float m2 = a->scores(s2 + cut, q, kv + cut * ld, ld, n - cut, d, scale);
+        float m1 = scores1(a, s2, q, kv, ld, cut, d, scale);
+        float m2 = scores1(a, s2 + cut, q, kv + cut * ld, ld, n - cut, d, scale);
         CHECK(!memcmp(s, s2, sizeof(float) * n) && (m1 > m2 ? m1 : m2) == m, "%s scores split at %d", k->name, cut);
     }
     for (int j = 0; j < n; j++) s[j] = s2[j] = -40 * fabsf(uniform()); /* softmax inputs */
@@ -174,7 +214,7 @@ static void attn_case(const gptoss_kernels *k, int n, int d) {
         CHECK(one[0] == s[n - 1], "%s exp of the last element differs alone", k->name);
     }
     const float inv = 1.0f / sum;
-    a->accum(o, s, inv, kv, ld, n, d);
+    accum1(a, o, s, inv, kv, ld, n, d);
     for (int c = 0; c < d; c++) {
         double ref = 0, mag = 0;
         for (int j = 0; j < n; j++) {
@@ -185,8 +225,8 @@ static void attn_case(const gptoss_kernels *k, int n, int d) {
               o[c], ref);
     }
     int cut = n / 3;
-    a->accum(o2, s, inv, kv, ld, cut, d);
-    a->accum(o2, s + cut, inv, kv + cut * ld, ld, n - cut, d);
+    accum1(a, o2, s, inv, kv, ld, cut, d);
+    accum1(a, o2, s + cut, inv, kv + cut * ld, ld, n - cut, d);
     CHECK(!memcmp(o, o2, sizeof(float) * d), "%s accum split at %d", k->name, cut);
     free(q), free(kv), free(s), free(s2), free(o), free(o2);
 }
@@ -254,6 +294,9 @@ int main(void) {
         for (size_t a = 0; a < sizeof keys / sizeof keys[0]; a++) {
             attn_case(k, keys[a], 16);
             attn_case(k, keys[a], 64);
+            attn_group_case(k, keys[a], 64, 8);
+            attn_group_case(k, keys[a], 16, 3);
+            attn_group_case(k, keys[a], 64, 5);
         }
     }
     /* The selector honours GPTOSS_KERNELS and refuses unknown names. */

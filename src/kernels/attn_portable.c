@@ -4,17 +4,20 @@
 
 #include "kernels.h"
 
-static float attn_scores(float *s, const float *q, const float *k, int64_t ldk, int n, int d, float scale) {
-    float m = -INFINITY;
+static void attn_scores(float *s, int64_t lds, const float *q, int64_t ldq, int G, const float *k, int64_t ldk,
+                        int n, int d, float scale, float *m) {
+    for (int g = 0; g < G; g++) m[g] = -INFINITY;
     for (int j = 0; j < n; j++) {
         const float *kj = k + (int64_t)j * ldk;
-        float acc = 0;
-        for (int c = 0; c < d; c++) acc += q[c] * kj[c];
-        acc *= scale;
-        s[j] = acc;
-        m = acc > m ? acc : m;
+        for (int g = 0; g < G; g++) {
+            const float *qg = q + g * ldq;
+            float acc = 0;
+            for (int c = 0; c < d; c++) acc += qg[c] * kj[c];
+            acc *= scale;
+            s[g * lds + j] = acc;
+            m[g] = acc > m[g] ? acc : m[g];
+        }
     }
-    return m;
 }
 
 static float exp_sum(float *x, int n, float m) {
@@ -26,11 +29,14 @@ static float exp_sum(float *x, int n, float m) {
     return sum;
 }
 
-static void attn_accum(float *o, const float *p, float inv, const float *v, int64_t ldv, int n, int d) {
+static void attn_accum(float *o, int64_t ldo, const float *p, int64_t ldp, const float *inv, int G, const float *v,
+                       int64_t ldv, int n, int d) {
     for (int j = 0; j < n; j++) {
-        float w = p[j] * inv;
         const float *vj = v + (int64_t)j * ldv;
-        for (int c = 0; c < d; c++) o[c] += w * vj[c];
+        for (int g = 0; g < G; g++) {
+            float w = p[g * ldp + j] * inv[g], *og = o + g * ldo;
+            for (int c = 0; c < d; c++) og[c] += w * vj[c];
+        }
     }
 }
 

@@ -8,19 +8,22 @@
  * query's result depends only on the query: the prefill and the decode path agree bit for
  * bit. */
 
-/* s[j] = scale * (q . k_j): d a multiple of LANES, each dot product vectorised over d and
- * reduced in a fixed order. Returns the largest s[j] (-inf for n = 0). */
-static float NAME(attn_scores)(float *s, const float *q, const float *k, int64_t ldk, int n, int d, float scale) {
-    float m = -__builtin_inff();
+/* s[g*lds + j] = scale * (q_g . k_j): d a multiple of LANES, each dot product vectorised
+ * over d and reduced in a fixed order; k_j is read from memory once for the G queries. */
+static void NAME(attn_scores)(float *s, int64_t lds, const float *q, int64_t ldq, int G, const float *k,
+                              int64_t ldk, int n, int d, float scale, float *m) {
+    for (int g = 0; g < G; g++) m[g] = -__builtin_inff();
     for (int j = 0; j < n; j++) {
         const float *kj = k + (int64_t)j * ldk;
-        VEC acc = MUL(LOAD(q), LOAD(kj));
-        for (int c = LANES; c < d; c += LANES) acc = FMA(LOAD(q + c), LOAD(kj + c), acc);
-        float v = HSUM(acc) * scale;
-        s[j] = v;
-        m = v > m ? v : m;
+        for (int g = 0; g < G; g++) {
+            const float *qg = q + g * ldq;
+            VEC acc = MUL(LOAD(qg), LOAD(kj));
+            for (int c = LANES; c < d; c += LANES) acc = FMA(LOAD(qg + c), LOAD(kj + c), acc);
+            float v = HSUM(acc) * scale;
+            s[g * lds + j] = v;
+            m[g] = v > m[g] ? v : m[g];
+        }
     }
-    return m;
 }
 
 /* exp(x) for x <= 0 (larger x is clamped at 88), Cephes' expf polynomial, error about
@@ -64,17 +67,35 @@ static float NAME(exp_sum)(float *x, int n, float m) {
     return HSUM(acc);
 }
 
-/* o[0..d) += sum_j (p[j] * inv) v_j, j ascending (each element's sum in key order). */
-static void NAME(attn_accum)(float *o, const float *p, float inv, const float *v, int64_t ldv, int n, int d) {
-    for (int c = 0; c < d; c += 4 * LANES) {
-        int nv = (d - c) / LANES < 4 ? (d - c) / LANES : 4;
-        VEC acc[4];
-        for (int u = 0; u < nv; u++) acc[u] = LOAD(o + c + u * LANES);
-        for (int j = 0; j < n; j++) {
-            VEC w = SET1(p[j] * inv);
-            const float *vj = v + (int64_t)j * ldv + c;
-            for (int u = 0; u < nv; u++) acc[u] = ADD(acc[u], MUL(w, LOAD(vj + u * LANES)));
+/* Columns [c, c+LANES) of GN queries' outputs: GN accumulators, each value row read once. */
+static inline __attribute__((always_inline)) void NAME(accum_cols)(float *o, int64_t ldo, const float *p, int64_t ldp,
+                                                                   const float *inv, const int GN, const float *v,
+                                                                   int64_t ldv, int n, int c) {
+    VEC acc[8];
+    for (int g = 0; g < GN; g++) acc[g] = LOAD(o + g * ldo + c);
+    for (int j = 0; j < n; j++) {
+        VEC vj = LOAD(v + (int64_t)j * ldv + c);
+        for (int g = 0; g < GN; g++) acc[g] = ADD(acc[g], MUL(SET1(p[g * ldp + j] * inv[g]), vj));
+    }
+    for (int g = 0; g < GN; g++) STORE(o + g * ldo + c, acc[g]);
+}
+
+/* o_g[0..d) += sum_j (p_g[j] * inv[g]) v_j, j ascending (each element's sum in key order),
+ * for groups of up to 8 queries, one vector of columns at a time. */
+static void NAME(attn_accum)(float *o, int64_t ldo, const float *p, int64_t ldp, const float *inv, int G,
+                             const float *v, int64_t ldv, int n, int d) {
+    for (int g = 0; g < G;) {
+        const int gn = G - g >= 8 ? 8 : G - g >= 4 ? 4 : G - g >= 2 ? 2 : 1;
+        for (int c = 0; c < d; c += LANES) {
+            float *og = o + g * ldo;
+            const float *pg = p + g * ldp;
+            switch (gn) {
+            case 8: NAME(accum_cols)(og, ldo, pg, ldp, inv + g, 8, v, ldv, n, c); break;
+            case 4: NAME(accum_cols)(og, ldo, pg, ldp, inv + g, 4, v, ldv, n, c); break;
+            case 2: NAME(accum_cols)(og, ldo, pg, ldp, inv + g, 2, v, ldv, n, c); break;
+            default: NAME(accum_cols)(og, ldo, pg, ldp, inv + g, 1, v, ldv, n, c); break;
+            }
         }
-        for (int u = 0; u < nv; u++) STORE(o + c + u * LANES, acc[u]);
+        g += gn;
     }
 }

@@ -33,18 +33,24 @@ typedef struct gptoss_mm {
     const uint8_t *scales;
 } gptoss_mm;
 
-/* Attention rows (attention.c): for one query and n keys or values at a row stride:
- *   scores:  s[j] = scale * (q . k_j); returns max_j s[j] (-inf for n = 0)
+/* Attention rows (attention.c), for G queries at once (the query heads that share one KV
+ * head read each key and value row once) and n keys or values at a row stride:
+ *   scores:  s[g*lds + j] = scale * (q_g . k_j), q_g = q + g*ldq; m[g] = max_j of them
+ *            (-inf for n = 0)
  *   exp_sum: x[j] = exp(x[j] - m); returns sum_j x[j]
- *   accum:   o[0..d) += sum_j (p[j] * inv) v_j, in key order
+ *   accum:   o_g[0..d) += sum_j (p_g[j] * inv[g]) v_j, in key order (o_g = o + g*ldo,
+ *            p_g = p + g*ldp)
  * Each value is computed by the same operations wherever it sits (first key or last,
- * whatever n), so splitting the keys in two calls changes nothing. A set whose lanes do not
- * divide head_dim is replaced by the portable one for that model. */
+ * whatever n and G), so splitting the keys in two calls or the queries in groups changes
+ * nothing. A set whose lanes do not divide head_dim is replaced by the portable one for
+ * that model. */
 typedef struct gptoss_attn_kernels {
     int lanes;
-    float (*scores)(float *s, const float *q, const float *k, int64_t ldk, int n, int d, float scale);
+    void (*scores)(float *s, int64_t lds, const float *q, int64_t ldq, int G, const float *k, int64_t ldk, int n,
+                   int d, float scale, float *m);
     float (*exp_sum)(float *x, int n, float m);
-    void (*accum)(float *o, const float *p, float inv, const float *v, int64_t ldv, int n, int d);
+    void (*accum)(float *o, int64_t ldo, const float *p, int64_t ldp, const float *inv, int G, const float *v,
+                  int64_t ldv, int n, int d);
 } gptoss_attn_kernels;
 
 extern const gptoss_attn_kernels gptoss_attn_portable;
