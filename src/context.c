@@ -40,7 +40,6 @@ static size_t ws_list(gptoss_context *ctx, ws_buf *out) {
         {(void **)&m->y, P * H * f}, {(void **)&m->fused, C * H * f},
         {(void **)&m->task_expert, (size_t)moe_max_tasks(c) * sizeof(int)},
         {(void **)&m->task_row, (size_t)moe_max_tasks(c) * i64},
-        {(void **)&m->task_row_end, (size_t)moe_max_tasks(c) * i64},
         {(void **)&ctx->logits, (size_t)c->vocab_size * f},
     };
     const size_t n = sizeof list / sizeof list[0];

@@ -39,7 +39,6 @@ typedef struct moe_workspace {
     float *fused;         /* [C, H] weighted sums */
     int *task_expert;     /* [max tasks] */
     int64_t *task_row;    /* [max tasks] first row of each task */
-    int64_t *task_row_end; /* [max tasks] one past its last row */
 } moe_workspace;
 
 /* Activations of one chunk of up to C tokens, sized once when the context is made. */

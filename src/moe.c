@@ -31,15 +31,16 @@ typedef struct {
     float *y;             /* [P, rows] */
     const int64_t *start; /* [E+1] first pair of each expert */
     const int *task_expert;
-    const int64_t *task_row, *task_row_end;
+    const int64_t *task_row;
+    int64_t rows_per_task;
 } expert_job;
 
 static void expert_task(void *ctx, int64_t task, int thread) {
     (void)thread;
     const expert_job *j = ctx;
     const int ex = j->task_expert[task];
-    const int64_t r0 = j->task_row[task], r1 = j->task_row_end[task];
-    const int64_t rows = j->w->rows, cols = j->w->cols, p0 = j->start[ex];
+    const int64_t rows = j->w->rows, cols = j->w->cols, p0 = j->start[ex], r0 = j->task_row[task];
+    const int64_t r1 = r0 + j->rows_per_task < rows ? r0 + j->rows_per_task : rows;
     gptoss_mm mm = {
         .y = j->y + p0 * rows, .ldy = rows, .x = j->x + p0 * cols, .ldx = cols,
         .T = (int)(j->start[ex + 1] - p0), .in = cols, .bias = j->bias + ex * rows,
@@ -49,7 +50,7 @@ static void expert_task(void *ctx, int64_t task, int thread) {
     j->e->k->matmul_mxfp4(&mm, r0, r1);
 }
 
-static void run_experts(expert_job *j, int n_experts, int *task_expert, int64_t *task_row, int64_t *task_row_end) {
+static void run_experts(expert_job *j, int n_experts, int *task_expert, int64_t *task_row) {
     const int64_t rows = j->w->rows;
     int64_t per = rows / (TASKS_PER_THREAD * (int64_t)gptoss_pool_threads(j->e->pool));
     per = per < MIN_ROWS_PER_TASK ? MIN_ROWS_PER_TASK : (per + 1) & ~(int64_t)1;
@@ -59,13 +60,12 @@ static void run_experts(expert_job *j, int n_experts, int *task_expert, int64_t 
         for (int64_t r = 0; r < rows; r += per) {
             task_expert[n] = ex;
             task_row[n] = r;
-            task_row_end[n] = r + per < rows ? r + per : rows;
             n++;
         }
     }
     j->task_expert = task_expert;
     j->task_row = task_row;
-    j->task_row_end = task_row_end;
+    j->rows_per_task = per;
     gptoss_pool_run(j->e->pool, n, expert_task, j);
 }
 
@@ -134,13 +134,13 @@ void moe_experts(const gptoss_engine *e, moe_workspace *ws, const float *normed,
     }
     /* mlp1, swiglu, mlp2 */
     expert_job j1 = {.e = e, .w = &b->mlp1, .bias = b->b1, .x = ws->xin, .y = ws->h, .start = ws->start};
-    run_experts(&j1, E, ws->task_expert, ws->task_row, ws->task_row_end);
+    run_experts(&j1, E, ws->task_expert, ws->task_row);
     for (int64_t q = 0; q < P; q++) {
         swiglu(ws->act + q * I, ws->h + q * 2 * I, I, c->swiglu_limit);
         e->k->mxfp4_prepare_x(ws->act_in + q * I, ws->act + q * I, I);
     }
     expert_job j2 = {.e = e, .w = &b->mlp2, .bias = b->b2, .x = ws->act_in, .y = ws->y, .start = ws->start};
-    run_experts(&j2, E, ws->task_expert, ws->task_row, ws->task_row_end);
+    run_experts(&j2, E, ws->task_expert, ws->task_row);
 }
 
 void moe_combine(moe_workspace *ws, float *x, int n, const gptoss_config *c) {
