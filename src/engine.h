@@ -118,6 +118,10 @@ void forward_stages(const gptoss_model *m, int T, forward_stage_fn fn, void *use
 /* y [n, W.rows] = x [n, W.cols] W^T + bias (bias [W.rows] or NULL); rows split over threads. */
 void matmul_forward(const gptoss_engine *e, float *y, const float *x, int n, const gptoss_mat *W,
                     const float *bias);
+/* The same for up to 3 layers that read the same x (same cols), as one job over the pool:
+ * y[l] = x W[l]^T + bias[l]. Results are those of matmul_forward() on each. */
+void matmul_forward_n(const gptoss_engine *e, int n_layers, float *const y[], const float *x, int n,
+                      const gptoss_mat *const W[], const float *const bias[]);
 
 /* out [n, H] = x * rsqrt(mean(x^2) + 1e-5) * scale. out may be x. */
 void rmsnorm_forward(float *out, const float *x, const float *scale, int n, int H);

@@ -56,9 +56,10 @@ static void attention_half(gptoss_context *ctx, int layer, int n, const gptoss_t
     const int64_t pos0 = ctx->n;
     rmsnorm_forward(w->t, w->x, blk->attn_norm, n, H);
     tap_emit(tp, c, STAGE_ATTN_NORMED, layer, n, w->t);
-    matmul_forward(e, w->q, w->t, n, &blk->wq, blk->bq);
-    matmul_forward(e, w->k, w->t, n, &blk->wk, blk->bk);
-    matmul_forward(e, w->v, w->t, n, &blk->wv, blk->bv);
+    float *const qkv[3] = {w->q, w->k, w->v};
+    const gptoss_mat *const wqkv[3] = {&blk->wq, &blk->wk, &blk->wv};
+    const float *const bqkv[3] = {blk->bq, blk->bk, blk->bv};
+    matmul_forward_n(e, 3, qkv, w->t, n, wqkv, bqkv);
     tap_emit(tp, c, STAGE_ATTN_Q, layer, n, w->q);
     tap_emit(tp, c, STAGE_ATTN_K, layer, n, w->k);
     tap_emit(tp, c, STAGE_ATTN_V, layer, n, w->v);

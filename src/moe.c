@@ -104,6 +104,22 @@ static void swiglu(float *a, const float *h, int64_t I, float limit) {
     }
 }
 
+/* swiglu and mlp2's input order for one (token, slot) pair per task. */
+typedef struct {
+    const gptoss_engine *e;
+    moe_workspace *ws;
+    int64_t I;
+    float limit;
+} act_job;
+
+static void act_task(void *ctx, int64_t q, int thread) {
+    (void)thread;
+    const act_job *j = ctx;
+    moe_workspace *ws = j->ws;
+    swiglu(ws->act + q * j->I, ws->h + q * 2 * j->I, j->I, j->limit);
+    j->e->k->mxfp4_prepare_x(ws->act_in + q * j->I, ws->act + q * j->I, j->I);
+}
+
 int64_t moe_max_tasks(const gptoss_config *c) {
     const int64_t rows = 2 * (int64_t)c->intermediate_size > c->hidden_size ? 2 * (int64_t)c->intermediate_size
                                                                              : c->hidden_size;
@@ -135,10 +151,8 @@ void moe_experts(const gptoss_engine *e, moe_workspace *ws, const float *normed,
     /* mlp1, swiglu, mlp2 */
     expert_job j1 = {.e = e, .w = &b->mlp1, .bias = b->b1, .x = ws->xin, .y = ws->h, .start = ws->start};
     run_experts(&j1, E, ws->task_expert, ws->task_row);
-    for (int64_t q = 0; q < P; q++) {
-        swiglu(ws->act + q * I, ws->h + q * 2 * I, I, c->swiglu_limit);
-        e->k->mxfp4_prepare_x(ws->act_in + q * I, ws->act + q * I, I);
-    }
+    act_job ja = {.e = e, .ws = ws, .I = I, .limit = c->swiglu_limit};
+    gptoss_pool_run(e->pool, P, act_task, &ja);
     expert_job j2 = {.e = e, .w = &b->mlp2, .bias = b->b2, .x = ws->act_in, .y = ws->y, .start = ws->start};
     run_experts(&j2, E, ws->task_expert, ws->task_row);
 }

@@ -17,10 +17,12 @@
 
 /* Memory: a tile of R rows reads R streams, and this generation of cores follows them less
  * well than one; each loop therefore prefetches the same place in the next tile's rows
- * (the tile after this one, R rows on), and a matrix-vector product (T = 1, all
+ * (the tile after this one, R rows on), and a BF16 matrix-vector product (T = 1, all
  * memory and no reuse) runs one row at a time, a single sequential stream per thread.
- * Measured (2 threads, out of cache): BF16 27.7 -> 33 GB/s, MXFP4 10.5 -> 20 GB/s of packed
- * weights, the machine's streaming read being 34.8 GB/s. */
+ * Measured (2 threads, out of cache): BF16 27.7 -> 33 GB/s, the machine's streaming read
+ * being 34.8 GB/s. MXFP4 at T = 1 is bound by its decode instead (two permutes and two
+ * dependent FMAs per block): it keeps the 2-row tile, whose two rows' FMA chains overlap
+ * (in cache 13.6 -> 15.2 GB/s per core, out of cache on 2 threads 22 -> 24 GB/s). */
 
 /* 2*LANES bf16 weights in one load: the even ones (low halves of each 32-bit lane)
  * shifted up, the odd ones (high halves) masked; x is prepared to match: each group of
@@ -220,9 +222,7 @@ ALWAYS_INLINE void mxfp4_rows(const gptoss_mm *m, const gptoss_mxfp4_lut_row *lu
 
 static void matmul_mxfp4(const gptoss_mm *m, int64_t o0, int64_t o1) {
     const gptoss_mxfp4_lut_row *lut = gptoss_mxfp4_lut();
-    int64_t o = o0;
-    if (m->T == 1) /* one row at a time: see "Memory" above */
-        for (; o < o1; o++) mxfp4_rows(m, lut, o, 1);
+    int64_t o = o0; /* two rows at a time even for T = 1: see "Memory" above */
     for (; o + 2 <= o1; o += 2) mxfp4_rows(m, lut, o, 2);
     for (; o < o1; o++) mxfp4_rows(m, lut, o, 1);
 }
