@@ -187,6 +187,23 @@ const float *gptoss_context_logits(const gptoss_context *ctx);
 gptoss_status gptoss_context_rewind(gptoss_context *ctx, int n_tokens);
 void gptoss_context_reset(gptoss_context *ctx);
 
+/* Where the time goes: wall seconds spent in each phase of the forward pass, summed over
+ * every append (and rewind) since the context was created. Snapshot it before and after a
+ * call to time that call. Reading the clock costs about 10 us per token of the full model. */
+typedef enum gptoss_phase {
+    GPTOSS_PHASE_QKV,         /* norm, q/k/v projections, RoPE, KV cache write */
+    GPTOSS_PHASE_ATTENTION,   /* scores, softmax with sinks, weighted sums of the values */
+    GPTOSS_PHASE_ATTN_OUT,    /* output projection, residual */
+    GPTOSS_PHASE_ROUTER,      /* norm, router, top-k */
+    GPTOSS_PHASE_EXPERTS,     /* expert inputs, mlp1, swiglu, mlp2 */
+    GPTOSS_PHASE_COMBINE,     /* routing-weighted sum of the experts, residual */
+    GPTOSS_PHASE_UNEMBEDDING, /* final norm, logits */
+    GPTOSS_PHASE_OTHER,       /* embedding, RoPE tables, the block input/output taps */
+    GPTOSS_PHASES
+} gptoss_phase;
+const char *gptoss_phase_name(gptoss_phase phase); /* "qkv", "attention", ... */
+void gptoss_context_timings(const gptoss_context *ctx, double seconds[GPTOSS_PHASES]);
+
 typedef struct gptoss_sampler gptoss_sampler; /* see the sampler section */
 /* Draws the next token from the logits after the last token held (the sampler section).
  * GPTOSS_ERR_ARG when the context is empty. */

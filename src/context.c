@@ -118,6 +118,16 @@ size_t gptoss_context_bytes_per_token(const gptoss_context *ctx) {
 }
 const float *gptoss_context_logits(const gptoss_context *ctx) { return ctx->have_logits ? ctx->logits : NULL; }
 
+const char *gptoss_phase_name(gptoss_phase phase) {
+    static const char *const names[GPTOSS_PHASES] = {"qkv",     "attention", "attn_out",    "router",
+                                                     "experts", "combine",   "unembedding", "other"};
+    return (int)phase >= 0 && phase < GPTOSS_PHASES ? names[phase] : "unknown";
+}
+
+void gptoss_context_timings(const gptoss_context *ctx, double seconds[GPTOSS_PHASES]) {
+    for (int p = 0; p < GPTOSS_PHASES; p++) seconds[p] = ctx ? ctx->seconds[p] : 0;
+}
+
 void gptoss_context_reset(gptoss_context *ctx) {
     ctx->n = 0;
     ctx->have_logits = 0;

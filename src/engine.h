@@ -88,6 +88,7 @@ struct gptoss_context {
     gptoss_kvcache kv;
     float *logits;        /* [vocab] after the last token */
     int have_logits;
+    double seconds[GPTOSS_PHASES]; /* gptoss_context_timings() */
 };
 
 /* ---- the forward pass over one chunk --------------------------------------------------- */

@@ -6,9 +6,12 @@
  *     split between append calls, the thread count and the kernel set;
  *   - rewinding (by less than a chunk, and by more, which runs the sequence again) leaves a
  *     state bit-identical to having appended only the kept tokens;
- *   - capacity, vocabulary and option errors are refused and leave the context usable. */
+ *   - capacity, vocabulary and option errors are refused and leave the context usable;
+ *   - the phase timings grow with every append, the forward pass's phases all run, and
+ *     their sum stays within the wall time of the appends. */
 #include <math.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +90,46 @@ static int append_pieces(gptoss_context *ctx, const int32_t *tok, int from, int 
         if (gptoss_context_append(ctx, tok + p, n, &ao) != GPTOSS_OK) return -1;
     }
     return 0;
+}
+
+static double wall(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void timings_case(gptoss_model *m, const int32_t *tok) {
+    for (int p = 0; p < GPTOSS_PHASES; p++)
+        for (int q = 0; q < p; q++)
+            CHECK(strcmp(gptoss_phase_name((gptoss_phase)p), gptoss_phase_name((gptoss_phase)q)) &&
+                      strcmp(gptoss_phase_name((gptoss_phase)p), "unknown"),
+                  "phase names %d, %d", p, q);
+    CHECK(!strcmp(gptoss_phase_name(GPTOSS_PHASES), "unknown"), "a phase past the last has a name");
+    gptoss_context_options co = {.max_tokens = T, .chunk = 8};
+    gptoss_context *ctx = NULL;
+    CHECK(gptoss_context_create(m, &co, &ctx) == GPTOSS_OK, "context: %s", gptoss_last_error());
+    if (!ctx) return;
+    double s0[GPTOSS_PHASES], s1[GPTOSS_PHASES], sum = 0;
+    gptoss_context_timings(ctx, s0);
+    for (int p = 0; p < GPTOSS_PHASES; p++) CHECK(s0[p] == 0, "a new context has %g s in %s", s0[p], gptoss_phase_name((gptoss_phase)p));
+    double t = wall();
+    CHECK(gptoss_context_append(ctx, tok, 20, NULL) == GPTOSS_OK, "append: %s", gptoss_last_error());
+    for (int i = 20; i < 24; i++) CHECK(gptoss_context_append(ctx, tok + i, 1, NULL) == GPTOSS_OK, "decode append");
+    t = wall() - t;
+    gptoss_context_timings(ctx, s1);
+    for (int p = 0; p < GPTOSS_PHASES; p++) {
+        sum += s1[p];
+        /* every phase but "other" (which may take less than the clock resolution) ran */
+        CHECK(p == GPTOSS_PHASE_OTHER ? s1[p] >= 0 : s1[p] > 0, "%s: %g s after 24 tokens",
+              gptoss_phase_name((gptoss_phase)p), s1[p]);
+    }
+    CHECK(sum <= t, "the phases sum to %g s, more than the %g s the appends took", sum, t);
+    CHECK(gptoss_context_append(ctx, tok + 24, 1, NULL) == GPTOSS_OK, "decode append");
+    gptoss_context_timings(ctx, s0);
+    for (int p = 0; p < GPTOSS_PHASES; p++)
+        CHECK(s0[p] >= s1[p], "%s went back: %g -> %g", gptoss_phase_name((gptoss_phase)p), s1[p], s0[p]);
+    CHECK(s0[GPTOSS_PHASE_EXPERTS] > s1[GPTOSS_PHASE_EXPERTS], "one more token added no expert time");
+    gptoss_context_destroy(ctx);
 }
 
 int main(void) {
@@ -199,6 +242,8 @@ int main(void) {
     CHECK(gptoss_context_bytes_per_token(ctx) == 2 * 1 * NKV * D * sizeof(float), "bytes per token %zu",
           gptoss_context_bytes_per_token(ctx));
     gptoss_context_destroy(ctx);
+
+    timings_case(&m, tok);
 
     free(ref);
     free(lg);

@@ -26,9 +26,13 @@ expect_fail "--step without --incremental" "$GPTOSS_BIN" run -m "$dir" --tokens 
 # ---- generate: greedy -----------------------------------------------------------------------
 top1=$("$GPTOSS_BIN" run -m "$dir" --tokens $ids --top 1 | awk '$1 == "1" {print $2}')
 "$GPTOSS_BIN" generate -m "$dir" --tokens $ids -n 12 --temperature 0 --threads 1 --json >"$tmp/g1.json" 2>"$tmp/g1.err"
-"$GPTOSS_BIN" generate -m "$dir" --tokens $ids -n 12 --temperature 0 --threads 2 --json >"$tmp/g2.json" 2>/dev/null
+"$GPTOSS_BIN" generate -m "$dir" --tokens $ids -n 12 --temperature 0 --threads 2 --json --timings >"$tmp/g2.json" 2>"$tmp/g2.err"
 grep -q 'prefill 24 tokens' "$tmp/g1.err" || fail "no prefill speed on stderr: $(cat "$tmp/g1.err")"
 grep -q 'decode 11 tokens' "$tmp/g1.err" || fail "no decode speed on stderr: $(cat "$tmp/g1.err")"
+grep -q 'time per token by phase' "$tmp/g1.err" && fail "phase table printed without --timings"
+for ph in qkv attention attn_out router experts combine unembedding other total; do
+  grep -qE "^  $ph +[0-9.]+ \( *[0-9.]+%\) +[0-9.]+ \( *[0-9.]+%\)$" "$tmp/g2.err" || fail "--timings lacks a $ph row: $(cat "$tmp/g2.err")"
+done
 python3 - "$tmp/g1.json" "$tmp/g2.json" "$top1" <<'PY' || fail "greedy generation"
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
@@ -36,6 +40,12 @@ for k in ("prompt_tokens", "tokens", "text", "stop", "seed", "timings"):
     assert k in a, f"--json lacks {k}"
 for k in ("prefill_tokens", "prefill_s", "prefill_tok_s", "decode_tokens", "decode_s", "decode_tok_s"):
     assert k in a["timings"], f"timings lack {k}"
+phases = ("qkv", "attention", "attn_out", "router", "experts", "combine", "unembedding", "other")
+for part in ("prefill", "decode"):
+    ph = a["timings"][part + "_phases_s"]
+    assert sorted(ph) == sorted(phases), f"{part} phases {sorted(ph)}"
+    assert ph["experts"] > 0 and ph["qkv"] > 0 and ph["unembedding"] > 0, ph
+    assert sum(ph.values()) <= a["timings"][part + "_s"], f"{part}: phases sum past the wall time"
 assert len(a["prompt_tokens"]) == 24 and len(a["tokens"]) == 12, a
 assert a["stop"] == "length", a["stop"]
 assert a["tokens"][0] == int(sys.argv[3]), f"first greedy token {a['tokens'][0]} is not run's top-1 {sys.argv[3]}"

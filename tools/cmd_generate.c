@@ -21,7 +21,7 @@ static const char *HELP =
     "usage: gptoss generate -m DIR (--prompt TEXT | --tokens IDS | --chat JSON) [-n N]\n"
     "                       [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--seed S]\n"
     "                       [--stop IDS] [--threads N] [--context N] [--max-layers N] [--lazy]\n"
-    "                       [--json]\n"
+    "                       [--timings] [--json]\n"
     "\n"
     "Generates text: the prompt is run through the model once (prefill, in chunks), then\n"
     "tokens are sampled one at a time (decode, with a KV cache) and their text is streamed to\n"
@@ -51,10 +51,15 @@ static const char *HELP =
     "  --lazy              do not read the weights into memory before the prompt (by default\n"
     "                      every weight but the embedding table is, so that no token waits\n"
     "                      on the disk); each page is then read on first use\n"
+    "  --timings           also print where the time went: milliseconds per token in each\n"
+    "                      phase of the forward pass (qkv, attention, attn_out, router,\n"
+    "                      experts, combine, unembedding, other), prefill and decode\n"
     "  --json              print no text while generating; at the end print one JSON object:\n"
     "                      {\"prompt_tokens\", \"tokens\", \"text\", \"stop\", \"seed\",\n"
     "                       \"timings\": {\"prefill_tokens\", \"prefill_s\", \"prefill_tok_s\",\n"
-    "                                   \"decode_tokens\", \"decode_s\", \"decode_tok_s\"}}\n"
+    "                                   \"decode_tokens\", \"decode_s\", \"decode_tok_s\",\n"
+    "                                   \"prefill_phases_s\", \"decode_phases_s\"}}\n"
+    "                      (the phases: seconds in each, by name)\n"
     "\n"
     "Exit status: 0; 1 on an error; 2 on a usage error; 130 when interrupted (Ctrl-C stops\n"
     "the generation; what was generated is printed, --json included).\n";
@@ -64,7 +69,7 @@ typedef struct {
     long n, top_k, threads, context, max_layers;
     double temperature, top_p, min_p;
     uint64_t seed;
-    int json, have_seed, lazy;
+    int json, have_seed, lazy, timings;
 } gen_args;
 
 static uint64_t random_seed(void) {
@@ -133,10 +138,34 @@ static void print_json(const gen_args *a, const gptoss_tokenizer *tok, const int
     cJSON_AddNumberToObject(t, "decode_tokens", tm->decode_tokens);
     cJSON_AddNumberToObject(t, "decode_s", tm->decode_s);
     cJSON_AddNumberToObject(t, "decode_tok_s", tm->decode_s > 0 ? tm->decode_tokens / tm->decode_s : 0);
+    cJSON *pp = cJSON_AddObjectToObject(t, "prefill_phases_s"), *dp = cJSON_AddObjectToObject(t, "decode_phases_s");
+    for (int ph = 0; ph < GPTOSS_PHASES; ph++) {
+        cJSON_AddNumberToObject(pp, gptoss_phase_name((gptoss_phase)ph), tm->prefill_phase_s[ph]);
+        cJSON_AddNumberToObject(dp, gptoss_phase_name((gptoss_phase)ph), tm->decode_phase_s[ph]);
+    }
     char *s = cJSON_PrintUnformatted(o);
     if (s) printf("%s\n", s);
     free(s);
     cJSON_Delete(o);
+}
+
+/* --timings: milliseconds per token in each phase, prefill and decode, to standard error. */
+static void print_phases(const gen_timing *tm) {
+    fprintf(stderr, "gptoss generate: time per token by phase (ms; %% of the forward pass)\n");
+    fprintf(stderr, "  %-12s %18s %18s\n", "phase", "prefill", "decode");
+    double sp = 0, sd = 0;
+    for (int ph = 0; ph < GPTOSS_PHASES; ph++) {
+        sp += tm->prefill_phase_s[ph];
+        sd += tm->decode_phase_s[ph];
+    }
+    const double np = tm->prefill_tokens > 0 ? tm->prefill_tokens : 1, nd = tm->decode_tokens > 0 ? tm->decode_tokens : 1;
+    for (int ph = 0; ph <= GPTOSS_PHASES; ph++) {
+        double p = ph < GPTOSS_PHASES ? tm->prefill_phase_s[ph] : sp;
+        double d = ph < GPTOSS_PHASES ? tm->decode_phase_s[ph] : sd;
+        fprintf(stderr, "  %-12s %10.3f (%4.1f%%) %10.3f (%4.1f%%)\n",
+                ph < GPTOSS_PHASES ? gptoss_phase_name((gptoss_phase)ph) : "total", 1e3 * p / np,
+                sp > 0 ? 100 * p / sp : 0, 1e3 * d / nd, sd > 0 ? 100 * d / sd : 0);
+    }
 }
 
 static void stream_token(void *user, int32_t id) {
@@ -164,6 +193,7 @@ int cmd_generate(int argc, char **argv) {
         {"--context", NULL, ARG_INT, &a.context, 1, 1e9},
         {"--max-layers", NULL, ARG_INT, &a.max_layers, 1, 1e6},
         {"--lazy", NULL, ARG_FLAG, &a.lazy, 0, 0},
+        {"--timings", NULL, ARG_FLAG, &a.timings, 0, 0},
         {"--json", NULL, ARG_FLAG, &a.json, 0, 0},
     };
     a.seed = UINT64_MAX; /* "not given" (a seed of 2^64-1 is given as such: rare, harmless) */
@@ -232,6 +262,7 @@ int cmd_generate(int argc, char **argv) {
                     "(%.2f tok/s); stop: %s\n",
             tm.prefill_tokens, tm.prefill_s, tm.prefill_s > 0 ? tm.prefill_tokens / tm.prefill_s : 0,
             tm.decode_tokens, tm.decode_s, tm.decode_s > 0 ? tm.decode_tokens / tm.decode_s : 0, gen_stop_name(why));
+    if (a.timings) print_phases(&tm);
     rc = why == GEN_INTERRUPTED ? 130 : 0;
     goto done;
 fail:

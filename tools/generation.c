@@ -48,6 +48,8 @@ gptoss_status gen_run(const gen_request *r, const int32_t *prompt, int n, int32_
                       gen_stop *why, gen_timing *timing) {
     *why = GEN_LENGTH;
     const int step = 128; /* prefill pieces: an interrupt is seen between them */
+    double ph0[GPTOSS_PHASES], ph1[GPTOSS_PHASES];
+    gptoss_context_timings(r->ctx, ph0);
     double t0 = gptoss_now();
     gptoss_status st = GPTOSS_OK;
     int done = 0;
@@ -62,6 +64,8 @@ gptoss_status gen_run(const gen_request *r, const int32_t *prompt, int n, int32_
     }
     timing->prefill_tokens += done;
     timing->prefill_s += gptoss_now() - t0;
+    gptoss_context_timings(r->ctx, ph1);
+    for (int p = 0; p < GPTOSS_PHASES; p++) timing->prefill_phase_s[p] += ph1[p] - ph0[p];
     if (st || *why == GEN_INTERRUPTED) return st;
 
     int32_t *ids = realloc(*out, sizeof(int32_t) * ((size_t)*n_out + (size_t)r->max_new + 1));
@@ -88,6 +92,8 @@ gptoss_status gen_run(const gen_request *r, const int32_t *prompt, int n, int32_
         timing->decode_tokens++;
     }
     timing->decode_s += gptoss_now() - t0;
+    gptoss_context_timings(r->ctx, ph0);
+    for (int p = 0; p < GPTOSS_PHASES; p++) timing->decode_phase_s[p] += ph0[p] - ph1[p];
     return st;
 }
 

@@ -26,6 +26,8 @@ extern const int32_t gen_default_stops[GEN_DEFAULT_STOPS];
 typedef struct gen_timing {
     int prefill_tokens, decode_tokens;
     double prefill_s, decode_s;
+    /* the context's phase timings (gptoss_context_timings) over the prefill, the decode */
+    double prefill_phase_s[GPTOSS_PHASES], decode_phase_s[GPTOSS_PHASES];
 } gen_timing;
 
 /* Receives each generated token as it is sampled (stop token included). */
