@@ -29,12 +29,7 @@ static double now(void) {
 }
 
 static uint64_t rng = 88172645463325252ull;
-static uint32_t next_u32(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
-}
+static uint32_t next_u32(void) { return xorshift_next(&rng); }
 
 enum { MXFP4, BF16 };
 enum { NMAT = 16, HOT_ROWS = 64, TMAX = 4 };

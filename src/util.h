@@ -33,6 +33,17 @@ static inline uint16_t f32_to_bf16(float f) {
     return (uint16_t)(u >> 16);
 }
 
+/* ---- test data ------------------------------------------------------------------------ */
+
+/* xorshift64: the next 32 pseudo-random bits of state *s (nonzero); the tests, the
+ * benchmarks and the kernels' self-check draw their data from it. */
+static inline uint32_t xorshift_next(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return (uint32_t)(*s >> 11);
+}
+
 /* ---- MXFP4 ----------------------------------------------------------------------------- */
 
 /* The 16 FP4 (e2m1) values, low nibble first in each byte. */

@@ -11,12 +11,7 @@
 #include "util.h"
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static uint32_t next_u32(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
-}
+static uint32_t next_u32(void) { return xorshift_next(&rng); }
 static float normal(float std, float mean) { /* sum of uniforms, good enough */
     float s = 0;
     for (int i = 0; i < 4; i++) s += (float)(next_u32() % 1000001) / 1000000.0f - 0.5f;

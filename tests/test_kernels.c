@@ -19,12 +19,7 @@
 #include "check.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static uint32_t next_u32(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
-}
+static uint32_t next_u32(void) { return xorshift_next(&rng); }
 static float uniform(void) { return (float)(next_u32() % 2000001) / 1000000.0f - 1.0f; }
 
 enum { BF16, F32, MXFP4 };
