@@ -17,16 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "kernels/kernels.h"
 #include "util.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static uint64_t rng = 88172645463325252ull;
 static uint32_t next_u32(void) { return xorshift_next(&rng); }
@@ -90,7 +83,7 @@ static double time_pass(const gptoss_kernels *k, const weights *W, const float *
     double bytes = hot ? 200.0 * HOT_ROWS * row_bytes : (double)NMAT * (double)W->mat_bytes;
     *best = 1e30;
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = gptoss_now();
         if (hot) {
             gptoss_mm m = matrix(W, 0, HOT_ROWS, xp, y, T);
             for (int i = 0; i < 200; i++) fn(&m, 0, HOT_ROWS);
@@ -100,7 +93,7 @@ static double time_pass(const gptoss_kernels *k, const weights *W, const float *
                 fn(&m, 0, W->out);
             }
         }
-        double dt = now() - t0;
+        double dt = gptoss_now() - t0;
         if (dt < *best) *best = dt;
     }
     return bytes;

@@ -46,14 +46,15 @@ static void kv_store(float *cache, int rows, int64_t pos0, const float *src, int
                    sizeof(float) * (size_t)d);
 }
 
-/* Adds the time since *t to the context's phase p and restarts *t. */
+/* One clock *t runs through the forward pass: each phase ends with lap(), which adds the
+ * time since *t to the context's phase p and restarts *t. */
 static void lap(gptoss_context *ctx, gptoss_phase p, double *t) {
     double now = gptoss_now();
     ctx->seconds[p] += now - *t;
     *t = now;
 }
 
-static void attention_half(gptoss_context *ctx, int layer, int n, const gptoss_tapper *tp) {
+static void attention_half(gptoss_context *ctx, int layer, int n, const gptoss_tapper *tp, double *t) {
     const gptoss_config *c = &ctx->model->cfg;
     const gptoss_block *blk = &ctx->model->blocks[layer];
     const gptoss_engine *e = &ctx->e;
@@ -61,7 +62,6 @@ static void attention_half(gptoss_context *ctx, int layer, int n, const gptoss_t
     const int H = c->hidden_size, d = c->head_dim, nh = c->num_attention_heads;
     const int nkv = c->num_key_value_heads;
     const int64_t pos0 = ctx->n;
-    double t = gptoss_now();
     rmsnorm_forward(w->t, w->x, blk->attn_norm, n, H);
     tap_emit(tp, c, STAGE_ATTN_NORMED, layer, n, w->t);
     float *const qkv[3] = {w->q, w->k, w->v};
@@ -76,15 +76,15 @@ static void attention_half(gptoss_context *ctx, int layer, int n, const gptoss_t
     const gptoss_kv_layer *kv = &ctx->kv.layers[layer];
     kv_store(kv->k, kv->rows, pos0, w->k, n, nkv, d);
     kv_store(kv->v, kv->rows, pos0, w->v, n, nkv, d);
-    lap(ctx, GPTOSS_PHASE_QKV, &t);
+    lap(ctx, GPTOSS_PHASE_QKV, t);
     attention_forward(e, w->o, w->q, kv, pos0, n, nh, nkv, d, gptoss_layer_window(c, layer), blk->sinks,
                       w->scores);
-    lap(ctx, GPTOSS_PHASE_ATTENTION, &t);
+    lap(ctx, GPTOSS_PHASE_ATTENTION, t);
     matmul_forward(e, w->proj, w->o, n, &blk->wo, blk->bo);
     tap_emit(tp, c, STAGE_ATTN_PROJECTED, layer, n, w->proj);
     for (int64_t i = 0; i < (int64_t)n * H; i++) w->x[i] += w->proj[i];
     tap_emit(tp, c, STAGE_POST_ATTENTION, layer, n, w->x);
-    lap(ctx, GPTOSS_PHASE_ATTN_OUT, &t);
+    lap(ctx, GPTOSS_PHASE_ATTN_OUT, t);
 }
 
 /* The MoE stages that exist only as views for the taps: the dense [n, E] routing matrix and
@@ -115,27 +115,26 @@ static gptoss_status tap_moe_views(const gptoss_config *c, const moe_workspace *
     return GPTOSS_OK;
 }
 
-static gptoss_status moe_half(gptoss_context *ctx, int layer, int n, const gptoss_tapper *tp) {
+static gptoss_status moe_half(gptoss_context *ctx, int layer, int n, const gptoss_tapper *tp, double *t) {
     const gptoss_config *c = &ctx->model->cfg;
     const gptoss_block *blk = &ctx->model->blocks[layer];
     gptoss_workspace *w = &ctx->ws;
-    double t = gptoss_now();
     rmsnorm_forward(w->t, w->x, blk->mlp_norm, n, c->hidden_size);
     tap_emit(tp, c, STAGE_MLP_NORMED, layer, n, w->t);
     moe_route(&ctx->e, &w->moe, w->t, n, c, blk);
     tap_emit(tp, c, STAGE_MLP_GATE_LOGITS, layer, n, w->moe.gates);
     tap_emit(tp, c, STAGE_MLP_EXPERT_INDICES, layer, n, w->moe.idx);
     tap_emit(tp, c, STAGE_MLP_EXPERT_WEIGHTS, layer, n, w->moe.wts);
-    lap(ctx, GPTOSS_PHASE_ROUTER, &t);
+    lap(ctx, GPTOSS_PHASE_ROUTER, t);
     moe_experts(&ctx->e, &w->moe, w->t, n, c, blk);
     if (tp && tp->fn) {
         gptoss_status st = tap_moe_views(c, &w->moe, layer, n, tp);
         if (st) return st;
     }
-    lap(ctx, GPTOSS_PHASE_EXPERTS, &t);
+    lap(ctx, GPTOSS_PHASE_EXPERTS, t);
     moe_combine(&w->moe, w->x, n, c);
     tap_emit(tp, c, STAGE_MLP_FUSED, layer, n, w->moe.fused);
-    lap(ctx, GPTOSS_PHASE_COMBINE, &t);
+    lap(ctx, GPTOSS_PHASE_COMBINE, t);
     return GPTOSS_OK;
 }
 
@@ -150,17 +149,14 @@ gptoss_status forward_chunk(gptoss_context *ctx, const int32_t *tokens, int n, f
     rope_table_range(c, ctx->n, n, w->cos, w->sin);
     lap(ctx, GPTOSS_PHASE_OTHER, &t);
     for (int l = 0; l < m->n_layers; l++) {
-        t = gptoss_now();
         tap_emit(tp, c, STAGE_INPUT, l, n, w->x);
         lap(ctx, GPTOSS_PHASE_OTHER, &t);
-        attention_half(ctx, l, n, tp);
-        gptoss_status st = moe_half(ctx, l, n, tp);
+        attention_half(ctx, l, n, tp, &t);
+        gptoss_status st = moe_half(ctx, l, n, tp, &t);
         if (st) return st;
-        t = gptoss_now();
         tap_emit(tp, c, STAGE_OUTPUT, l, n, w->x);
         lap(ctx, GPTOSS_PHASE_OTHER, &t);
     }
-    t = gptoss_now();
     /* every position's logits when asked for, else the last one's only */
     int first = logits ? 0 : n - 1, rows = n - first;
     float *out = logits ? logits : ctx->logits;

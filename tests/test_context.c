@@ -11,7 +11,6 @@
  *     their sum stays within the wall time of the appends. */
 #include <math.h>
 #include <stdio.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,12 +91,6 @@ static int append_pieces(gptoss_context *ctx, const int32_t *tok, int from, int 
     return 0;
 }
 
-static double wall(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void timings_case(gptoss_model *m, const int32_t *tok) {
     for (int p = 0; p < GPTOSS_PHASES; p++)
         for (int q = 0; q < p; q++)
@@ -112,10 +105,10 @@ static void timings_case(gptoss_model *m, const int32_t *tok) {
     double s0[GPTOSS_PHASES], s1[GPTOSS_PHASES], sum = 0;
     gptoss_context_timings(ctx, s0);
     for (int p = 0; p < GPTOSS_PHASES; p++) CHECK(s0[p] == 0, "a new context has %g s in %s", s0[p], gptoss_phase_name((gptoss_phase)p));
-    double t = wall();
+    double t = gptoss_now();
     CHECK(gptoss_context_append(ctx, tok, 20, NULL) == GPTOSS_OK, "append: %s", gptoss_last_error());
     for (int i = 20; i < 24; i++) CHECK(gptoss_context_append(ctx, tok + i, 1, NULL) == GPTOSS_OK, "decode append");
-    t = wall() - t;
+    t = gptoss_now() - t;
     gptoss_context_timings(ctx, s1);
     for (int p = 0; p < GPTOSS_PHASES; p++) {
         sum += s1[p];
