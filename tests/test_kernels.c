@@ -261,6 +261,55 @@ static void scale_255_case(const gptoss_kernels *k, int T) {
     }
 }
 
+/* The decoding tables hold every (scale byte, code) pair exactly: the fp32 value of the
+ * formula, bit for bit (+-inf past the float range, as ldexp in fp32), and its low two
+ * bytes zero, so bytes 2 and 3 alone (the AVX2 kernel's table) give it. */
+static void tables_case(void) {
+    const gptoss_mxfp4_lut_row *lut = gptoss_mxfp4_lut();
+    const gptoss_mxfp4_hi16 *hi = gptoss_mxfp4_lut_hi16();
+    static const double fp4[16] = {0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0, -0.5, -1, -1.5, -2, -3, -4, -6};
+    for (int sc = 0; sc < 256; sc++)
+        for (int code = 0; code < 16; code++) {
+            float want = (float)ldexp(fp4[code], sc - 127);
+            uint32_t wb, lb, hb = (uint32_t)hi[sc].b3[code] << 24 | (uint32_t)hi[sc].b2[code] << 16;
+            memcpy(&wb, &want, 4);
+            memcpy(&lb, &lut[sc][code], 4);
+            CHECK(lb == wb && hb == wb, "scale %d code %d: table %08x, bytes 2-3 %08x, want %08x", sc,
+                  code, lb, hb, wb);
+        }
+}
+
+/* Every scale byte through the kernel: row s of a one-block matrix has scale s. Token 0's x
+ * is about 2^-100 and token 1's about 2^100, so each row's products are normal floats for
+ * one of them (rows 127..252 for token 0, 0..127 for token 1), checked there against the
+ * formula with the bound of run_case. From scale 253 on, the decoded weights themselves
+ * overflow fp32 (6 x 2^126), as in the reference; scale 255 has its own case above. */
+static void all_scales_case(const gptoss_kernels *k) {
+    enum { IN = 32, OUT = 256, T = 2 };
+    uint8_t w[OUT * IN / 2], sc[OUT];
+    float x[T * IN], xp[T * IN], y[T * OUT];
+    for (size_t i = 0; i < sizeof w; i++) w[i] = (uint8_t)next_u32();
+    for (int o = 0; o < OUT; o++) sc[o] = (uint8_t)o;
+    for (int i = 0; i < IN; i++) {
+        x[i] = uniform() * 0x1p-100f;
+        x[IN + i] = uniform() * 0x1p100f;
+    }
+    for (int t = 0; t < T; t++) k->mxfp4_prepare_x(xp + t * IN, x + t * IN, IN);
+    gptoss_mm mm = {.y = y, .ldy = OUT, .x = xp, .ldx = IN, .T = T, .in = IN, .w = w, .ldw = IN / 2, .scales = sc};
+    k->matmul_mxfp4(&mm, 0, OUT);
+    for (int t = 0; t < T; t++)
+        for (int o = t ? 0 : 127; o <= (t ? 127 : 252); o++) {
+            double exact = 0, mag = 0;
+            for (int64_t i = 0; i < IN; i++) {
+                double p = weight(MXFP4, w, sc, IN, o, i) * x[t * IN + i];
+                exact += p, mag += fabs(p);
+            }
+            float got = y[t * OUT + o];
+            CHECK(fabs(got - exact) <= (IN + 2) * 0x1p-24 * mag, "%s scale %d, T=%d: %.9g, want %.9g",
+                  k->name, o, t, got, exact);
+        }
+}
+
 int main(void) {
     const char *names[] = {"portable", "avx2", "avx512"};
     int ran = 0;
@@ -284,6 +333,7 @@ int main(void) {
                 run_case(k, MXFP4, mx_in[b] > 1000 ? 7 : 11, mx_in[b], Ts[a], (int)(a % 2));
         }
         scale_255_case(k, 1);
+        all_scales_case(k);
         scale_255_case(k, 5);
         static const int keys[] = {1, 2, 7, 16, 17, 33, 200};
         for (size_t a = 0; a < sizeof keys / sizeof keys[0]; a++) {
@@ -294,6 +344,7 @@ int main(void) {
             attn_group_case(k, keys[a], 64, 5);
         }
     }
+    tables_case();
     /* The selector honours GPTOSS_KERNELS and refuses unknown names. */
     setenv("GPTOSS_KERNELS", "portable", 1);
     const gptoss_kernels *sel = gptoss_kernels_select();

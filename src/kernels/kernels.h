@@ -79,19 +79,20 @@ const gptoss_kernels *gptoss_kernels_by_name(const char *name);
  * with an error set, when GPTOSS_KERNELS names an unknown or unsupported set. */
 const gptoss_kernels *gptoss_kernels_select(void);
 
-/* The value of every MXFP4 weight scale byte s: 2^(s - 127) as the reference computes it
- * (fp32; s = 255 gives +inf as torch.ldexp does). */
-extern const float gptoss_e8m0_table[256];
-
 /* The decoded value of every (scale byte s, FP4 code) pair, exactly as the reference
  * decoder (mxfp4.c) gives it, scale 255 included: lut[s][code]. Rows are 64-byte aligned
  * (one AVX-512 register each). Built once, on first use; thread-safe. */
 typedef float gptoss_mxfp4_lut_row[16] __attribute__((aligned(64)));
 const gptoss_mxfp4_lut_row *gptoss_mxfp4_lut(void);
 
-/* Bytes 2 and 3 (little-endian) of the fp32 value of each FP4 code: an FP4 value has at
- * most 2 mantissa bits, so its fp32 bytes 0 and 1 are zero. */
-extern const uint8_t gptoss_fp4_byte2[16];
-extern const uint8_t gptoss_fp4_byte3[16];
+/* Bytes 2 and 3 (little-endian) of every entry of gptoss_mxfp4_lut(): hi[s].b2[code],
+ * hi[s].b3[code]. Every decoded value has at most 2 mantissa bits (for the subnormal
+ * scales too, and +-inf for scale 255), so its fp32 bytes 0 and 1 are zero and these two
+ * bytes give it exactly. Built with the table of values, on first use. */
+typedef struct gptoss_mxfp4_hi16 {
+    uint8_t b2[16];
+    uint8_t b3[16];
+} gptoss_mxfp4_hi16;
+const gptoss_mxfp4_hi16 *gptoss_mxfp4_lut_hi16(void);
 
 #endif

@@ -5,11 +5,12 @@
  * owns one 8-lane accumulator, reduced at the end in a fixed order.
  *
  * The MXFP4 kernel decodes a 32-value block straight into four 8-float registers: two
- * byte shuffles turn each 4-bit code into the two high bytes of its fp32 value (FP4
- * values have at most 2 mantissa bits, so the low two bytes are zero), two unpacks place
- * them, and one multiply applies the block's power-of-two scale (exact). The decoded
- * lanes hold the values in the order {0,2,4,6,1,3,5,7} within each group of 8, which
- * prepare_x() applies to x once per token. */
+ * byte shuffles look each 4-bit code up in the block scale's table of fp32 bytes 2 and 3
+ * (gptoss_mxfp4_lut_hi16(): the decoded value, scale applied, has zero low bytes, so this is
+ * exact, scale 255 included), one unpack pairs them into 16-bit high halves, and a shift or
+ * a mask moves each half into place: no multiply, no lane-crossing shuffle but one. The
+ * decoded lanes hold the values in the order {0,4,8,12,1,5,9,13} then {2,6,10,14,3,7,11,15}
+ * within each group of 16, which prepare_x() applies to x once per token. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -156,29 +157,27 @@ static void matmul_f32(const gptoss_mm *m, int64_t o0, int64_t o1) {
 
 /* ---- MXFP4 ---------------------------------------------------------------------------- */
 
-ALWAYS_INLINE void decode_block(const uint8_t *b, uint8_t scale_byte, __m256i lut2, __m256i lut3,
-                                __m256 out[4]) {
-    const __m256 scale = _mm256_broadcast_ss(&gptoss_e8m0_table[scale_byte]);
+/* out[0..4) = the 32 values of one block, scale applied, in prepare_x()'s order. */
+ALWAYS_INLINE void decode_block(const uint8_t *b, const gptoss_mxfp4_hi16 *hi, __m256 out[4]) {
+    const __m256i lut2 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)hi->b2));
+    const __m256i lut3 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)hi->b3));
     __m128i q = _mm_loadu_si128((const __m128i *)b);
     __m256i codes = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
     codes = _mm256_and_si256(codes, _mm256_set1_epi8(0x0F));
     __m256i b2 = _mm256_shuffle_epi8(lut2, codes);
     __m256i b3 = _mm256_shuffle_epi8(lut3, codes);
     __m256i lo = _mm256_unpacklo_epi8(b2, b3); /* 16-bit high halves, values 0..15 */
-    __m256i hi = _mm256_unpackhi_epi8(b2, b3); /* values 16..31 */
-    __m256i z = _mm256_setzero_si256();
-    __m256 v[4] = {_mm256_castsi256_ps(_mm256_unpacklo_epi16(z, lo)), _mm256_castsi256_ps(_mm256_unpackhi_epi16(z, lo)),
-                   _mm256_castsi256_ps(_mm256_unpacklo_epi16(z, hi)), _mm256_castsi256_ps(_mm256_unpackhi_epi16(z, hi))};
-    if (__builtin_expect(scale_byte == 255, 0)) { /* 2^128 is not a float: 2^127, then 2 (exact, as ldexp) */
-        for (int k = 0; k < 4; k++) out[k] = _mm256_mul_ps(_mm256_mul_ps(v[k], _mm256_set1_ps(0x1p127f)), _mm256_set1_ps(2.0f));
-        return;
-    }
-    for (int k = 0; k < 4; k++) out[k] = _mm256_mul_ps(v[k], scale);
+    __m256i hi16 = _mm256_unpackhi_epi8(b2, b3); /* values 16..31 */
+    const __m256i mask = _mm256_set1_epi32((int)0xFFFF0000u);
+    out[0] = _mm256_castsi256_ps(_mm256_slli_epi32(lo, 16));
+    out[1] = _mm256_castsi256_ps(_mm256_and_si256(lo, mask));
+    out[2] = _mm256_castsi256_ps(_mm256_slli_epi32(hi16, 16));
+    out[3] = _mm256_castsi256_ps(_mm256_and_si256(hi16, mask));
 }
 
 /* One row o x tokens [t, t+C), two accumulators per token. */
-ALWAYS_INLINE void mxfp4_tile(const gptoss_mm *m, int64_t o, int t, const int C, __m256i lut2,
-                              __m256i lut3) {
+ALWAYS_INLINE void mxfp4_tile(const gptoss_mm *m, int64_t o, int t, const int C,
+                              const gptoss_mxfp4_hi16 *hi) {
     const int64_t nb = m->in / 32;
     const uint8_t *blocks = (const uint8_t *)m->w + o * nb * 16;
     const uint8_t *scales = m->scales + o * nb;
@@ -196,7 +195,7 @@ ALWAYS_INLINE void mxfp4_tile(const gptoss_mm *m, int64_t o, int t, const int C,
             _mm_prefetch((const char *)(blocks + g * 16 + nb * 16), _MM_HINT_T0);
             if ((g & 63) == 0) _mm_prefetch((const char *)(scales + g + nb), _MM_HINT_T0);
         }
-        decode_block(blocks + g * 16, scales[g], lut2, lut3, w);
+        decode_block(blocks + g * 16, &hi[scales[g]], w);
         UNROLL
         for (int c = 0; c < C; c++) {
             const float *xb = x[c] + g * 32;
@@ -214,17 +213,14 @@ ALWAYS_INLINE void mxfp4_tile(const gptoss_mm *m, int64_t o, int t, const int C,
 }
 
 static void matmul_mxfp4(const gptoss_mm *m, int64_t o0, int64_t o1) {
-    const __m256i lut2 =
-        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)gptoss_fp4_byte2));
-    const __m256i lut3 =
-        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)gptoss_fp4_byte3));
+    const gptoss_mxfp4_hi16 *hi = gptoss_mxfp4_lut_hi16();
     for (int64_t o = o0; o < o1; o++) {
         int t = 0;
-        for (; t + 4 <= m->T; t += 4) mxfp4_tile(m, o, t, 4, lut2, lut3);
+        for (; t + 4 <= m->T; t += 4) mxfp4_tile(m, o, t, 4, hi);
         switch (m->T - t) {
-        case 3: mxfp4_tile(m, o, t, 3, lut2, lut3); break;
-        case 2: mxfp4_tile(m, o, t, 2, lut2, lut3); break;
-        case 1: mxfp4_tile(m, o, t, 1, lut2, lut3); break;
+        case 3: mxfp4_tile(m, o, t, 3, hi); break;
+        case 2: mxfp4_tile(m, o, t, 2, hi); break;
+        case 1: mxfp4_tile(m, o, t, 1, hi); break;
         default: break;
         }
     }
@@ -241,9 +237,9 @@ static void bf16_prepare_x(float *xp, const float *x, int64_t in) {
 }
 
 static void prepare_x(float *xp, const float *x, int64_t in) {
-    static const int perm[8] = {0, 2, 4, 6, 1, 3, 5, 7};
-    for (int64_t i = 0; i < in; i += 8)
-        for (int p = 0; p < 8; p++) xp[i + p] = x[i + perm[p]];
+    static const int perm[16] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
+    for (int64_t i = 0; i < in; i += 16)
+        for (int p = 0; p < 16; p++) xp[i + p] = x[i + perm[p]];
 }
 
 const gptoss_kernels gptoss_kernels_avx2 = {
