@@ -36,6 +36,20 @@ static double weight(int kind, const void *w, const uint8_t *scales, int64_t in,
     return ldexp(fp4[code], (int)scales[o * (in / 32) + i / 32] - 127);
 }
 
+/* Row o of W times x in float64: the exact sum, and the sum of the products' magnitudes
+ * (*mag, for the error bound (in + 2) * 2^-24 * mag of a sequential fp32 sum). */
+static double dot_exact(int kind, const void *w, const uint8_t *scales, int64_t in, int64_t o,
+                        const float *x, double *mag) {
+    double exact = 0;
+    *mag = 0;
+    for (int64_t i = 0; i < in; i++) {
+        double p = weight(kind, w, scales, in, o, i) * x[i];
+        exact += p;
+        *mag += fabs(p);
+    }
+    return exact;
+}
+
 static void run_case(const gptoss_kernels *k, int kind, int64_t out, int64_t in, int T,
                      int with_bias) {
     size_t nw = (size_t)(out * in);
@@ -79,12 +93,8 @@ static void run_case(const gptoss_kernels *k, int kind, int64_t out, int64_t in,
     double worst = 0;
     for (int t = 0; t < T; t++)
         for (int64_t o = 0; o < out; o++) {
-            double exact = with_bias ? bias[o] : 0, mag = with_bias ? fabs(bias[o]) : 0;
-            for (int64_t i = 0; i < in; i++) {
-                double p = weight(kind, w, scales, in, o, i) * x[t * in + i];
-                exact += p;
-                mag += fabs(p);
-            }
+            double mag, exact = dot_exact(kind, w, scales, in, o, x + t * in, &mag);
+            if (with_bias) exact += bias[o], mag += fabs(bias[o]);
             double err = fabs(y[t * out + o] - exact);
             double bound = (double)(in + 2) * 0x1p-24 * mag + 1e-30;
             if (err / bound > worst) worst = err / bound;
@@ -248,11 +258,7 @@ static void scale_255_case(const gptoss_kernels *k, int T) {
     k->matmul_mxfp4(&mm, 0, OUT);
     for (int t = 0; t < T; t++) {
         for (int o = 0; o < 2; o++) {
-            double exact = 0, mag = 0;
-            for (int64_t i = 0; i < IN; i++) {
-                double p = weight(MXFP4, w, sc, IN, o, i) * x[t * IN + i];
-                exact += p, mag += fabs(p);
-            }
+            double mag, exact = dot_exact(MXFP4, w, sc, IN, o, x + t * IN, &mag);
             float got = y[t * OUT + o];
             CHECK(isfinite(got) && fabs(got - exact) <= (IN + 2) * 0x1p-24 * mag,
                   "%s scale 255, row %d, T=%d: %.9g, want %.9g", k->name, o, T, got, exact);
@@ -299,11 +305,7 @@ static void all_scales_case(const gptoss_kernels *k) {
     k->matmul_mxfp4(&mm, 0, OUT);
     for (int t = 0; t < T; t++)
         for (int o = t ? 0 : 127; o <= (t ? 127 : 252); o++) {
-            double exact = 0, mag = 0;
-            for (int64_t i = 0; i < IN; i++) {
-                double p = weight(MXFP4, w, sc, IN, o, i) * x[t * IN + i];
-                exact += p, mag += fabs(p);
-            }
+            double mag, exact = dot_exact(MXFP4, w, sc, IN, o, x + t * IN, &mag);
             float got = y[t * OUT + o];
             CHECK(fabs(got - exact) <= (IN + 2) * 0x1p-24 * mag, "%s scale %d, T=%d: %.9g, want %.9g",
                   k->name, o, t, got, exact);
